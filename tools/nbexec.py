@@ -51,6 +51,21 @@ def toc_notebooks() -> list[Path]:
         if p.suffix == '.ipynb': out.append(p)
     return out
 
+def machine() -> str:
+    "A short description of this machine: CPU model and core count (and the GPU, if any)."
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): cpu = line.split(':', 1)[1].strip(); break
+    except OSError: pass
+    desc = f'{cpu}, {os.cpu_count()} cores'
+    try:
+        import torch
+        if torch.cuda.is_available(): desc += ', ' + torch.cuda.get_device_name(0)
+    except Exception: pass
+    return desc
+
 def execute(path: Path, profile: str = 'ci', timeout: int = 1800, save: bool = True):
     "Execute notebook `path` at `profile` with nbs/ as working directory; return (notebook, seconds)."
     path = Path(path).resolve()
@@ -72,7 +87,7 @@ def execute(path: Path, profile: str = 'ci', timeout: int = 1800, save: bool = T
     if save:
         out = EXECUTED / path.relative_to(ROOT)
         out.parent.mkdir(parents=True, exist_ok=True)
-        nb.metadata['srddpm'] = {'profile': profile, 'seconds': round(seconds, 1)}
+        nb.metadata['srddpm'] = {'profile': profile, 'seconds': round(seconds, 1), 'machine': machine()}
         nbformat.write(nb, out)
     return nb, seconds
 

@@ -1,0 +1,39 @@
+# srddpm: the two set-up commands are `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: book test lib clean check-sync test-unit test-notebooks book-ci browser-test
+
+# (Re)create the virtual environment when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
+	@touch $(STAMP)
+
+lib: $(STAMP)
+	$(BIN)/nbdev-export
+
+# The book at the `book` profile: export, run every chapter once (tools/nbexec.py records its
+# run time), then render the executed notebooks.
+book: $(STAMP)
+	$(BIN)/nbdev-export
+	$(BIN)/python tools/book.py execute --profile book --jobs $(JOBS)
+	$(BIN)/python tools/book.py build --out _build/book
+	@echo "The book is at $(CURDIR)/_build/book/_build/html/index.html"
+
+# Every check: notebooks clean and in sync with srddpm/, pytest (unit tests + one test per
+# chapter at the `ci` profile), then the book built from those executed notebooks with
+# warnings as errors.
+test: $(STAMP)
+	$(BIN)/python tools/check_sync.py
+	SRDDPM_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
+	$(BIN)/python tools/book.py build --out _build/ci --strict
+	@echo "make test: all checks passed"
+
+clean:
+	rm -rf _build _docs
