@@ -52,6 +52,16 @@ def stage(dest: Path) -> Path:
     shutil.copytree(ROOT / '_ext', dest / '_ext', ignore=shutil.ignore_patterns('__pycache__'))
     cfg = yaml.safe_load((ROOT / '_config.yml').read_text())
     cfg['execute']['execute_notebooks'] = 'off'
+    # MathJax served with the book (from the django-static-mathjax wheel in the dev extra), so
+    # the maths renders offline and the browser test does not depend on a CDN.
+    import mathjax
+    es5 = Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5'
+    static = dest / '_static' / 'mathjax'
+    static.mkdir(parents=True)
+    shutil.copy(es5 / 'tex-mml-chtml.js', static)
+    for sub in ('output', 'a11y', 'ui', 'input', 'adaptors', 'sre'):
+        if (es5 / sub).is_dir(): shutil.copytree(es5 / sub, static / sub)
+    cfg['sphinx']['config']['mathjax_path'] = 'mathjax/tex-mml-chtml.js'
     (dest / '_config.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     shutil.copytree(ROOT / 'nbs', dest / 'nbs', ignore=shutil.ignore_patterns('*.ipynb', '.ipynb_checkpoints'))
     problems = []
