@@ -33,7 +33,17 @@ test: $(STAMP)
 	$(BIN)/python tools/check_sync.py
 	SRDDPM_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
 	$(BIN)/python tools/book.py build --out _build/ci --strict
+	$(MAKE) --no-print-directory browser-deps
+	$(BIN)/python tools/browser_check.py _build/ci/_build/html --screenshots _build/screenshots
 	@echo "make test: all checks passed"
+
+# Debian's Chromium and its driver for the browser check, installed when missing.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser check"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; \
+	fi
 
 clean:
 	rm -rf _build _docs
