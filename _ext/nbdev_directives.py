@@ -12,9 +12,10 @@ nbdev steers export with `#|` comment lines; Jupyter Book would show them verbat
 | any other `#|` line        | the line is stripped                           |
 
 Existing Jupyter Book tags survive (nbdev-clean keeps `tags`). When a notebook was executed by
-tools/nbexec.py, the run time it recorded is shown under the chapter title.
+tools/nbexec.py, the run time it recorded is shown under the chapter title, with the names the
+chapter exports into `srddpm` (linked to the API reference page).
 """
-import json, re
+import ast, json, re
 
 _DIRECTIVE = re.compile(r'^\s*#\|\s*(.*?)\s*$')
 
@@ -29,8 +30,39 @@ def _tags_for(directives):
         elif key == 'output' and val == 'false': tags.add('remove-output')
     return tags
 
+def _exported_names(src):
+    "Public top-level names defined by an exported cell."
+    try: tree = ast.parse(src)
+    except SyntaxError: return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)): names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                names += [e.id for e in (t.elts if isinstance(t, ast.Tuple) else [t]) if isinstance(e, ast.Name)]
+    return [n for n in names if not n.startswith('_')]
+
+def _add_chapter_box(nb, module, exported):
+    "Under the title: what the chapter exports (linked to the API page) and its measured run time."
+    first = next((c for c in nb.get('cells', []) if c.get('cell_type') == 'markdown'), None)
+    run = nb.get('metadata', {}).get('srddpm')
+    if first is None or (module is None and not run): return
+    lines = []
+    if module:
+        names = ', '.join(f'`{n}`' for n in exported) or 'nothing public yet'
+        lines.append(f'**Exports** into {{py:mod}}`srddpm.{module}` (see the API reference): {names}.')
+    if run:
+        machine = f" on {run['machine']}" if run.get('machine') else ''
+        lines.append(f"**Run time**: this chapter ran top to bottom in **{run['seconds']:.0f} s** at the "
+                     f"`{run['profile']}` profile{machine}, when this page was built.")
+    src = first['source']; src = ''.join(src) if isinstance(src, list) else src
+    head, _, rest = src.partition('\n')
+    box = '\n\n:::{admonition} About this chapter\n:class: note\n' + '\n\n'.join(lines) + '\n:::\n'
+    first['source'] = head + box + rest
+
 def rewrite_notebook(text):
     nb = json.loads(text)
+    module, exported = None, []
     for cell in nb.get('cells', []):
         src = cell.get('source', '')
         src = ''.join(src) if isinstance(src, list) else src
@@ -43,19 +75,13 @@ def rewrite_notebook(text):
             kept.append(line)
         while kept and not kept[0].strip(): kept.pop(0)
         cell['source'] = '\n'.join(kept)
+        for d in directives:
+            if d.startswith('default_exp'): module = d.split(None, 1)[1].strip() if len(d.split()) > 1 else None
+            if d.split(':')[0].strip() in ('export', 'exports'): exported += _exported_names(cell['source'])
         tags = set(cell.setdefault('metadata', {}).get('tags', [])) | _tags_for(directives)
         if not kept: tags.add('remove-cell')
         if tags: cell['metadata']['tags'] = sorted(tags)
-    run = nb.get('metadata', {}).get('srddpm')
-    if run and nb.get('cells'):
-        first = next((c for c in nb['cells'] if c.get('cell_type') == 'markdown'), None)
-        if first is not None:
-            src = first['source']; src = ''.join(src) if isinstance(src, list) else src
-            note = (f"\n\n:::{{admonition}} Run time\n:class: note\nThis chapter ran top to bottom in "
-                    f"**{run['seconds']:.0f} s** at the `{run['profile']}` profile when this book was built"
-                    f"{' (' + run['machine'] + ')' if run.get('machine') else ''}.\n:::\n")
-            lines = src.split('\n', 1)
-            first['source'] = lines[0] + note + (lines[1] if len(lines) > 1 else '')
+    _add_chapter_box(nb, module, exported)
     return json.dumps(nb)
 
 def _on_source_read(app, docname, source):
