@@ -62,8 +62,17 @@ def test_kid_result_and_determinism():
 
 
 # ---------------------------------------------------------------- the digits feature extractor
-def test_feature_extractor_cache_and_corrupt_file(tmp_path, capsys):
-    m1 = M.digits_feature_extractor(cache=tmp_path, verbose=False)
+@pytest.fixture(scope='module')
+def trained_cache(tmp_path_factory):
+    "One deterministic training of the digits classifier, cached in a temporary folder."
+    folder = tmp_path_factory.mktemp('srddpm_cache')
+    return folder, M.digits_feature_extractor(cache=folder, verbose=False)
+
+
+def test_feature_extractor_cache_and_corrupt_file(trained_cache, tmp_path, capsys):
+    import shutil
+    src, m1 = trained_cache
+    for f in src.iterdir(): shutil.copy(f, tmp_path / f.name)
     files = list(tmp_path.glob('digits_classifier_v*_seed0.safetensors'))
     assert len(files) == 1 and not list(tmp_path.glob('*.tmp'))
     assert m1.test_accuracy > 0.9
@@ -79,8 +88,22 @@ def test_feature_extractor_cache_and_corrupt_file(tmp_path, capsys):
     assert M._load_classifier(files[0]) is not None  # the corrupt file was replaced by a good one
 
 
-def test_digit_features_inputs(tmp_path):
-    ext = M.digits_feature_extractor(cache=tmp_path, verbose=False)
+def test_mismatched_cache_file_is_refused(tmp_path):
+    "A readable safetensors file that does not fit the network (other keys, other config) is not trusted."
+    import json
+    from safetensors.torch import save_file
+    p = tmp_path / 'x.safetensors'
+    save_file({'w': torch.zeros(3)}, str(p), metadata={'config': json.dumps(M.CLASSIFIER_CONFIG), 'test_accuracy': '1.0'})
+    with pytest.raises(RuntimeError): M._load_classifier(p)
+    state = {k: v.contiguous() for k, v in M.DigitsClassifier().state_dict().items()}
+    save_file(state, str(p), metadata={'config': json.dumps({**M.CLASSIFIER_CONFIG, 'epochs': 1}), 'test_accuracy': '1.0'})
+    with pytest.raises(ValueError, match='another configuration'): M._load_classifier(p)
+    save_file(state, str(p), metadata={'config': json.dumps(M.CLASSIFIER_CONFIG), 'test_accuracy': '1.0'})
+    assert M._load_classifier(p).test_accuracy == 1.0
+
+
+def test_digit_features_inputs(trained_cache):
+    ext = trained_cache[1]
     x = torch.rand(6, 1, 16, 16) * 2 - 1
     f = M.digit_features(x, ext)
     assert f.shape == (6, 64) and f.dtype == np.float64
@@ -216,24 +239,31 @@ def test_lpips_missing_weights_prints_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / 'torch').exists()  # nothing was fetched or written
 
 
-def _fake_lpips_weights(tmp_path, monkeypatch):
-    "Random AlexNet weights in a fake torch hub cache and random positive LPIPS linear weights in the srddpm cache."
+@pytest.fixture(scope='module')
+def fake_lpips_dir(tmp_path_factory):
+    "Random AlexNet features in a fake torch hub cache and random positive LPIPS linear weights in a fake srddpm cache."
     import torchvision
-    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
-    monkeypatch.setenv('SRDDPM_CACHE', str(tmp_path / 'cache'))
+    root = tmp_path_factory.mktemp('lpips')
     torch.manual_seed(0)
-    net = torchvision.models.alexnet(weights=None)
-    ck = tmp_path / 'torch' / 'hub' / 'checkpoints'; ck.mkdir(parents=True)
+    features = torchvision.models.alexnet(weights=None).features
+    ck = root / 'torch' / 'hub' / 'checkpoints'; ck.mkdir(parents=True)
     name = torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url.rsplit('/', 1)[-1]
-    torch.save(net.state_dict(), ck / name)
+    torch.save({f'features.{k}': v for k, v in features.state_dict().items()}, ck / name)
     lin = {f'lin{i}.model.1.weight': torch.rand(1, c, 1, 1) for i, c in enumerate((64, 192, 384, 256, 256))}
-    (tmp_path / 'cache' / 'lpips').mkdir(parents=True)
-    torch.save(lin, tmp_path / 'cache' / 'lpips' / 'alex.pth')
-    return net, lin
+    (root / 'cache' / 'lpips').mkdir(parents=True)
+    torch.save(lin, root / 'cache' / 'lpips' / 'alex.pth')
+    return root, features, lin
 
 
-def test_lpips_with_local_weights(tmp_path, monkeypatch):
-    _fake_lpips_weights(tmp_path, monkeypatch)
+@pytest.fixture
+def fake_lpips(fake_lpips_dir, monkeypatch):
+    root, features, lin = fake_lpips_dir
+    monkeypatch.setenv('TORCH_HOME', str(root / 'torch'))
+    monkeypatch.setenv('SRDDPM_CACHE', str(root / 'cache'))
+    return features, lin
+
+
+def test_lpips_with_local_weights(fake_lpips):
     a, b = _img(64, 64, seed=4), _img(64, 64, seed=5)
     assert M.lpips_distance(a, a) == pytest.approx(0, abs=1e-7)
     d = M.lpips_distance(a, b)
@@ -242,16 +272,15 @@ def test_lpips_with_local_weights(tmp_path, monkeypatch):
     assert r['lpips'] == pytest.approx(d)
 
 
-def test_lpips_matches_reference_package(tmp_path, monkeypatch):
+def test_lpips_matches_reference_package(fake_lpips):
     "Our LPIPS forward equals the `lpips` package's on the same (random) backbone and linear weights."
     lpips = pytest.importorskip('lpips')
-    net, lin = _fake_lpips_weights(tmp_path, monkeypatch)
+    feats, lin = fake_lpips
     ref = lpips.LPIPS(net='alex', pretrained=False, pnet_rand=True, verbose=False)
-    feats = net.features
     for k, (a, b) in enumerate(zip((0, 2, 5, 8, 10), (2, 5, 8, 10, 12))):
         getattr(ref.net, f'slice{k + 1}').load_state_dict({f'{i}.{p}': v for i in range(a, b) for p, v in
                                                             feats[i].state_dict().items()}, strict=True)
-    ref.load_state_dict({**{k: v for k, v in ref.state_dict().items()}, **lin}, strict=True)
+    ref.load_state_dict({**ref.state_dict(), **lin}, strict=True)
     x, y = torch.rand(2, 3, 48, 48), torch.rand(2, 3, 48, 48)
     x, y = (x * 255).round() / 255, (y * 255).round() / 255
     with torch.no_grad(): expected = ref(x, y, normalize=True).flatten().numpy()
