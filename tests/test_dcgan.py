@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from srddpm.dcgan import (DCGANDiscriminator, DCGANGenerator, bce_discriminator_loss, bce_generator_loss,
-                          dcgan_init, sample_dcgan, train_dcgan)
+from srddpm.dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init, sample_dcgan, train_dcgan
 
 
 def small_pair(img_size=8, norm='batch', z_dim=4):
@@ -68,13 +67,6 @@ def test_per_sample_gradients_without_batch_norm(norm):
     assert (a - b).abs().max() < 1e-5 * scale
     a, b, scale = first_grads(small_pair(img_size=16, norm='batch')[1])
     assert (a - b).abs().max() > 1e-2 * scale
-
-
-def test_losses_extremes():
-    big = torch.full((4,), 50.0)
-    assert bce_discriminator_loss(big, -big) < 1e-10          # perfect discriminator
-    assert bce_generator_loss(big) < 1e-10                      # fooled discriminator
-    assert math.isclose(bce_generator_loss(-big).item(), 50.0, rel_tol=1e-4)  # -log sigmoid(-50) ~ 50, finite
 
 
 def test_sample_dcgan_contract():
