@@ -1,0 +1,73 @@
+"Edge cases of srddpm.gan not shown in the chapter's story."
+import math
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from srddpm.gan import *
+from srddpm.data import eight_gaussian_means, EIGHT_GAUSSIANS_STD
+
+def test_shapes_and_bad_input():
+    G, D = MLPGenerator(z_dim=3, hidden=16, out_dim=2), MLPDiscriminator(in_dim=2, hidden=16)
+    assert G(torch.randn(5, 3)).shape == (5, 2) and D(torch.randn(5, 2)).shape == (5,)
+    assert MLPDiscriminator(in_dim=1, hidden=8)(torch.randn(7)).shape == (7,)  # 1-D inputs may be flat
+    with pytest.raises(ValueError): D(torch.randn(5, 3))
+    with pytest.raises(ValueError): MLPGenerator(n_layers=0)
+    assert len([m for m in MLPGenerator(n_layers=1).modules() if isinstance(m, torch.nn.Linear)]) == 1
+
+def test_losses_match_definitions():
+    a_real, a_fake = torch.randn(50), torch.randn(50)
+    d = torch.sigmoid
+    expected = -(torch.log(d(a_real)).mean() + torch.log(1 - d(a_fake)).mean())
+    assert torch.allclose(discriminator_loss(a_real, a_fake), expected, atol=1e-5)
+    assert torch.allclose(generator_loss(a_fake, 'saturating'), torch.log(1 - d(a_fake)).mean(), atol=1e-5)
+    assert torch.allclose(generator_loss(a_fake, 'non_saturating'), -torch.log(d(a_fake)).mean(), atol=1e-5)
+    # stable at extreme logits, where log(sigmoid) would give -inf
+    assert torch.isfinite(generator_loss(torch.tensor([-200.0, 200.0]))).all()
+    with pytest.raises(ValueError): generator_loss(a_fake, 'minimax')
+
+def test_mixture_sampler():
+    s = gaussian_mixture_sampler([-1.0, 3.0], [0.5, 0.5], weights=[0.25, 0.75])
+    x = s(200_000, torch.Generator().manual_seed(0))
+    assert x.shape == (200_000,) and abs(x.mean().item() - 2.0) < 0.02
+    x2 = gaussian_mixture_sampler(eight_gaussian_means(), 0.2)(10, torch.Generator().manual_seed(0))
+    assert x2.shape == (10, 2)
+    assert torch.equal(s(5, torch.Generator().manual_seed(1)), s(5, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError): gaussian_mixture_sampler([0.0, 1.0], [1.0, 1.0], weights=[0.5, 0.6])
+
+def test_jsd_limits():
+    x = np.linspace(-30, 30, 100_001)
+    p = lambda t: stats.norm.pdf(t, 0, 1)
+    assert abs(jensen_shannon_1d(p, p, x)) < 1e-9
+    assert abs(jensen_shannon_1d(p, lambda t: stats.norm.pdf(t, 20, 1), x) - math.log(2)) < 1e-6
+
+def test_mode_coverage_rules():
+    means, std = eight_gaussian_means(), EIGHT_GAUSSIANS_STD
+    c = mode_coverage(means.repeat(10, 1), means, std)
+    assert c['modes_hit'] == 8 and c['high_quality_fraction'] == 1 and c['per_mode_counts'].tolist() == [10] * 8
+    far = torch.full((4, 2), 100.0)
+    c = mode_coverage(torch.cat([means[:1].repeat(4, 1), far]), means, std)
+    assert c['modes_hit'] == 1 and c['high_quality_fraction'] == 0.5
+    # a mode with fewer than min_fraction * n / K samples is not hit
+    x = torch.cat([means[:1].repeat(79, 1), means[1:2]])          # n=80, fair share 10, threshold 2
+    assert mode_coverage(x, means, std)['modes_hit'] == 1
+    with pytest.raises(ValueError): mode_coverage(torch.randn(5, 3), means, std)
+    with pytest.raises(ValueError): mode_coverage(torch.zeros(0, 2), means, std)
+
+def test_train_gan_history_and_callback():
+    torch.manual_seed(0)
+    G, D = MLPGenerator(hidden=16), MLPDiscriminator(hidden=16)
+    calls = []
+    h = train_gan(G, D, gaussian_mixture_sampler(eight_gaussian_means(), 0.2), n_steps=10, batch_size=16,
+                  generator=torch.Generator().manual_seed(0), callback=lambda s, G, D: calls.append(s), every=5)
+    assert calls == [0, 5, 10] and all(len(v) == 10 for v in h.values())
+    x = sample_generator(G, 10, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (10, 2) and G.training
+    assert torch.equal(x, sample_generator(G, 10, generator=torch.Generator().manual_seed(0)))
+
+def test_fit_discriminator_learns_separable():
+    torch.manual_seed(0)
+    D = MLPDiscriminator(in_dim=1, hidden=16)
+    s1, s2 = gaussian_mixture_sampler([-3.0], [0.3]), gaussian_mixture_sampler([3.0], [0.3])
+    losses = fit_discriminator(D, s1, s2, n_steps=100, batch_size=64, lr=1e-2, generator=torch.Generator().manual_seed(0))
+    assert losses[-1] < 0.1 < losses[0]
