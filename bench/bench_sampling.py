@@ -37,9 +37,11 @@ def main(argv=None):
     from srddpm.unet import UNet, count_parameters, compare_samplers, sampler_table, nearest_neighbour_distance
 
     device = get_device()
-    cfg = dict(in_ch=1, **for_profile(ci=dict(base_ch=16, ch_mults=[1, 2], num_res_blocks=1, attn_resolutions=[]),
-                                      book=dict(base_ch=32, ch_mults=[1, 2, 2], num_res_blocks=1, attn_resolutions=[4])))
-    n_steps, T = for_profile(ci=250, book=1500, full=20_000), 1000
+    # the chapter's digits U-Net and training budget (nbs/11_unet.ipynb)
+    cfg = dict(in_ch=1, **for_profile(ci=dict(base_ch=16, ch_mults=[1, 2], num_res_blocks=1, attn_resolutions=[2]),
+                                      book=dict(base_ch=16, ch_mults=[1, 2], num_res_blocks=1, attn_resolutions=[2]),
+                                      full=dict(base_ch=64, ch_mults=[1, 2, 2], num_res_blocks=2, attn_resolutions=[2])))
+    (n_steps, batch_size), T = for_profile(ci=(200, 32), book=(1200, 64), full=(20_000, 128)), 1000
     n_images = a.n_images or for_profile(ci=16, book=64, full=256)
     seed_everything(0)
     train, _ = digits_split(size=16)
@@ -48,15 +50,15 @@ def main(argv=None):
 
     cache = Path(a.cache)
     tag = f"unet_digits_{a.profile}"
-    meta = dict(config=UNet(**cfg).config, train_steps=n_steps, T=T, schedule='linear')
+    meta = dict(config=UNet(**cfg).config, train_steps=n_steps, batch_size=batch_size, T=T, schedule='linear')
     wfile, mfile = cache / f'{tag}.safetensors', cache / f'{tag}.json'
     model = UNet(**cfg)
     if not a.retrain and wfile.is_file() and mfile.is_file() and json.loads(mfile.read_text()) == meta:
         model.load_state_dict(load_file(str(wfile)))
         trained = f'loaded from {wfile.relative_to(ROOT) if wfile.is_relative_to(ROOT) else wfile}'
     else:
-        hist = train_diffusion(model, x_train, schedule, n_steps=n_steps, batch_size=64, lr=1e-3,
-                               ema_decay=for_profile(ci=0.98, book=0.995, full=0.9995), warmup_steps=50,
+        hist = train_diffusion(model, x_train, schedule, n_steps=n_steps, batch_size=batch_size, lr=1e-3,
+                               ema_decay=for_profile(ci=0.98, book=0.99, full=0.9995), warmup_steps=50,
                                lr_decay='cosine', seed=0, device=device, desc='training the U-Net once')
         model = hist['ema']
         cache.mkdir(parents=True, exist_ok=True)
