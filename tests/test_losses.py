@@ -8,11 +8,12 @@ from srddpm.losses import *
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
+    # torch.hub.set_dir pins a global that outlives TORCH_HOME: restore the raw global (usually None), so later
+    # tests that point TORCH_HOME elsewhere are not sent to this temporary folder
+    monkeypatch.setattr(torch.hub, '_hub_dir', None)
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path / 'hub'))
     yield tmp_path / 'hub' / 'checkpoints'
-    torch.hub.set_dir(old)
 
 
 def test_perceptual_without_weights_is_zero_and_says_so(hub, capsys, monkeypatch):
