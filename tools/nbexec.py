@@ -74,7 +74,9 @@ def execute(path: Path, profile: str = 'ci', timeout: int = 1800, save: bool = T
     for i, c in enumerate(nb.cells):
         if skipped(c): held[i], c.source = c.source, ''
     old = {k: os.environ.get(k) for k in ('SRDDPM_PROFILE', 'SRDDPM_PROGRESS', 'MPLBACKEND', 'PYDEVD_DISABLE_FILE_VALIDATION')}
-    os.environ.update(SRDDPM_PROFILE=profile, MPLBACKEND='module://matplotlib_inline.backend_inline', PYDEVD_DISABLE_FILE_VALIDATION='1')
+    # A static page cannot animate a progress bar: tqdm would leave hundreds of stderr lines in the book.
+    os.environ.update(SRDDPM_PROFILE=profile, SRDDPM_PROGRESS=os.environ.get('SRDDPM_BOOK_PROGRESS', '0'),
+                      MPLBACKEND='module://matplotlib_inline.backend_inline', PYDEVD_DISABLE_FILE_VALIDATION='1')
     t0 = time.perf_counter()
     try:
         NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
