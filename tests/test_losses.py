@@ -66,7 +66,7 @@ def test_layer_names():
 
 def test_diffusion_and_x0_losses():
     x = torch.randn(3, 3, 4, 4)
-    assert diffusion_loss(x, x + 2) == 4 and diffusion_loss(x, x + 2, 'l1') == 2 and x0_l1_loss(x, x - 2) == 2
+    assert target_loss(x, x + 2) == 4 and target_loss(x, x + 2, 'l1') == 2 and x0_l1_loss(x, x - 2) == 2
     with pytest.raises(ValueError): x0_l1_loss(x, x[:1])
 
 
