@@ -73,7 +73,7 @@ def main(argv=None):
     print(f'# machine : {cpu_name()}, {cores} usable cores ({os.cpu_count()} online), {platform.system()} {platform.machine()}')
     print(f'# torch   : {torch.__version__}, {torch.get_num_threads()} threads, device {device}'
           + (f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''))
-    print(f'# profile : {a.profile}; U-Net {cfg} = {count_parameters(model):,} parameters; {trained}')
+    print(f'# profile : {a.profile}; U-Net {cfg} = {count_parameters(model, trainable_only=False):,} parameters; {trained}')
     print(f'# sampling: {n_images} images of 1x16x16 per sampler, same seed, x0 clipped to [-1, 1], one untimed warm-up call each')
     print('# note    : wall-clock times; on a shared machine they include time stolen by other processes\n')
     rows = compare_samplers(model, schedule, (n_images, 1, 16, 16), seed=1, show_progress=False)
