@@ -1,0 +1,132 @@
+"srddpm.recipe: configuration files, the exported model format, a tiny staged run, resume, evaluation table."
+import json, os
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from srddpm.recipe import *
+from srddpm.training import CheckpointError, TrainConfig
+from srddpm.architecture import SRDDPM, SRDDPMConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def tiny_cfg(enc=3, diff=3, adv=0):
+    cfg = RecipeConfig.for_profile('ci')
+    cfg.data.patch_size, cfg.data.length = 16, 64
+    cfg.adversarial.disc_layers, cfg.adversarial.disc_base_ch = 1, 8     # a PatchGAN small enough for 16-px patches
+    for name, n in zip(STAGE_NAMES, (enc, diff, adv)):
+        cfg.stages[name] = TrainConfig(n_steps=n, batch_size=2, lr=1e-3, log_every=1, checkpoint_every=1, ema_decay=0.9) if n else None
+    return cfg
+
+def tiny_images():
+    rng = np.random.default_rng(0)
+    return {f'im{k}': rng.integers(0, 256, (32, 40, 3), dtype=np.uint8) for k in range(2)}
+
+@pytest.mark.parametrize('profile', ['ci', 'book', 'full'])
+def test_profiles_round_trip(profile):
+    c = RecipeConfig.for_profile(profile)
+    d = c.to_dict()
+    assert RecipeConfig.from_dict(d).to_dict() == d
+    json.dumps(d)
+
+def test_shipped_config_files_load():
+    small = RecipeConfig.from_file(ROOT / 'configs' / 'srddpm_x4_small.toml')
+    assert small.scale == 4 and small.data.div2k_root is None and small.stage('adversarial') is None
+    full = RecipeConfig.from_file(ROOT / 'configs' / 'div2k_x4_full.toml')
+    assert full.data.patch_size == 160 and full.data.batch_size == 64 and full.stage('diffusion').amp == 'bf16'
+    assert full.stage('diffusion').n_steps >= 100_000
+
+@pytest.mark.parametrize('text, word', [('[data]\npatchsize = 3\n', 'patchsize'), ('[stages.encdoer]\nn_steps = 1\n', 'encdoer'),
+                                        ('[stages.encoder]\nlearning_rate = 1\n', 'learning_rate'), ('colour = 1\n', 'colour'),
+                                        ('[model]\nprediction = "x0"\n', 'prediction')])
+def test_unknown_keys_are_named(tmp_path, text, word):
+    f = tmp_path / 'c.toml'; f.write_text(text)
+    with pytest.raises(ValueError, match=word): RecipeConfig.from_file(f)
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError): RecipeConfig.from_file(tmp_path / 'none.toml')
+    f = tmp_path / 'bad.toml'; f.write_text('scale = = 4')
+    with pytest.raises(ValueError, match='TOML'): RecipeConfig.from_file(f)
+    f.write_text('scale = 3')
+    with pytest.raises(ValueError, match='scale'): RecipeConfig.from_file(f)
+    f.write_text('profile = "huge"')
+    with pytest.raises(ValueError, match='profile'): RecipeConfig.from_file(f)
+
+def test_override_keeps_preset(tmp_path):
+    f = tmp_path / 'c.toml'; f.write_text('profile = "ci"\n[stages.diffusion]\nn_steps = 7\n[stages.encoder]\nn_steps = 0\n')
+    c = RecipeConfig.from_file(f)
+    ref = RecipeConfig.for_profile('ci')
+    assert c.stage('diffusion').n_steps == 7 and c.stage('encoder') is None
+    assert c.stage('diffusion').lr == ref.stage('diffusion').lr and c.data == ref.data
+
+def test_save_load_and_refusals(tmp_path):
+    m = SRDDPM(SRDDPMConfig.for_profile('ci'))
+    save_srddpm(m, tmp_path / 'm')
+    m2 = load_srddpm(tmp_path / 'm')
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
+    assert load_srddpm(tmp_path / 'm' / 'model.safetensors').config == m.config
+    with pytest.raises(CheckpointError, match='missing'): load_srddpm(tmp_path / 'nothing')
+    # truncated weights
+    (tmp_path / 't').mkdir()
+    (tmp_path / 't' / 'config.json').write_bytes((tmp_path / 'm' / 'config.json').read_bytes())
+    (tmp_path / 't' / 'model.safetensors').write_bytes((tmp_path / 'm' / 'model.safetensors').read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match='truncated'): load_srddpm(tmp_path / 't')
+    # weights of another config
+    big = SRDDPM(SRDDPMConfig.for_profile('book')); save_srddpm(big, tmp_path / 'b')
+    (tmp_path / 'm' / 'model.safetensors').write_bytes((tmp_path / 'b' / 'model.safetensors').read_bytes())
+    meta = json.loads((tmp_path / 'm' / 'config.json').read_text()); meta.pop('bytes')
+    (tmp_path / 'm' / 'config.json').write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match='do not fit'): load_srddpm(tmp_path / 'm')
+    # a pickle is not a model folder
+    (tmp_path / 'p').mkdir(); torch.save({'a': 1}, tmp_path / 'p' / 'model.safetensors')
+    (tmp_path / 'p' / 'config.json').write_text('{not json')
+    with pytest.raises(CheckpointError, match='JSON'): load_srddpm(tmp_path / 'p')
+
+def test_staged_run_freezes_encoder_and_resumes(tmp_path):
+    cfg = tiny_cfg(3, 3, 2)
+    m = train_srddpm(cfg, tmp_path / 'run', show_progress=False, data=tiny_images())
+    for k, n in enumerate(STAGE_NAMES):
+        assert (tmp_path / 'run' / f'stage{k}_{n}' / 'done.json').is_file()
+    assert set(stage_logs(tmp_path / 'run')) == set(STAGE_NAMES)
+    # stage 1 and 2 never touched the encoder: it equals the stage-0 EMA weights
+    from srddpm.training import read_checkpoint
+    enc = read_checkpoint(tmp_path / 'run' / 'stage0_encoder', load_state=False)['ema']
+    assert all(torch.equal(enc[k], v) for k, v in m.encoder.state_dict().items())
+    # a finished run resumed: nothing retrained, the same final model
+    m2 = train_srddpm(cfg, tmp_path / 'run', resume=True, show_progress=False, data=tiny_images())
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
+    with pytest.raises(FileExistsError, match='resume'): train_srddpm(cfg, tmp_path / 'run', show_progress=False, data=tiny_images())
+
+def test_interrupted_stage_resumes_exactly(tmp_path):
+    cfg = tiny_cfg(2, 4, 0)
+    full = train_srddpm(cfg, tmp_path / 'a', show_progress=False, data=tiny_images())
+    # run b: stop stage 1 after 2 steps (as if killed after its checkpoint at step 2), then resume
+    short = tiny_cfg(2, 4, 0)
+    import srddpm.recipe as R
+    orig = R.Trainer.fit
+    def fit_two(self, callback=None, show_progress=True):
+        if self.cfg.n_steps == 4 and self.step == 0:
+            def stop(tr, logs):
+                if tr.step == 2: tr.save_checkpoint(); raise KeyboardInterrupt
+            try: return orig(self, callback=stop, show_progress=show_progress)
+            except KeyboardInterrupt: raise
+        return orig(self, callback, show_progress)
+    R.Trainer.fit = fit_two
+    try:
+        with pytest.raises(KeyboardInterrupt): train_srddpm(short, tmp_path / 'b', show_progress=False, data=tiny_images())
+    finally: R.Trainer.fit = orig
+    assert not (tmp_path / 'b' / 'stage1_diffusion' / 'done.json').exists()
+    resumed = train_srddpm(short, tmp_path / 'b', resume=True, show_progress=False, data=tiny_images())
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+
+def test_evaluate_methods_and_table():
+    imgs = tiny_images()
+    ident = {'bicubic': lambda lr: torch.nn.functional.interpolate(lr, scale_factor=4, mode='bicubic').clamp(-1, 1)}
+    rows = evaluate_methods(ident, imgs, 4, lpips=False, verbose=False)
+    assert len(rows) == 3 and rows[-1]['image'] == 'mean'
+    assert rows[-1]['psnr_y'] == pytest.approx(np.mean([r['psnr_y'] for r in rows[:2]]))
+    t = format_table(rows)
+    assert t.count('\n') == 4 and 'PSNR-Y' in t and 'LPIPS' not in t
+    assert format_table(rows, images=False).count('\n') == 2
+    with pytest.raises(ValueError, match='multiple'): evaluate_methods(ident, {'odd': np.zeros((30, 30, 3), np.uint8)}, 4)
+    with pytest.raises(ValueError, match='returned'): evaluate_methods({'bad': lambda lr: lr}, imgs, 4, verbose=False)
