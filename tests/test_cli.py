@@ -1,0 +1,71 @@
+"""The `srddpm` command: bad input gives one line on stderr, exit code 2, no traceback, nothing half-written."""
+import os, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+from PIL import Image
+
+from srddpm.cli import main
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 28, 3), dtype=np.uint8)).save(tmp_path / 'small.png')
+    Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tmp_path / 'grey.png')
+    (tmp_path / 'text.png').write_text('not an image')
+    (tmp_path / 'out').mkdir()
+    return tmp_path
+
+def _run(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+def test_bicubic_upscale_single_and_many(files, capsys):
+    assert main(['upscale', str(files / 'small.png'), '-o', str(files / 'big.png'), '--method', 'bicubic', '-q']) == 0
+    assert Image.open(files / 'big.png').size == (28 * 4, 20 * 4)
+    assert main(['upscale', str(files / 'small.png'), str(files / 'grey.png'), '-o', str(files / 'out'),
+                 '--method', 'bicubic', '--scale', '2', '-q']) == 0
+    assert sorted(p.name for p in (files / 'out').iterdir()) == ['grey_x2.png', 'small_x2.png']
+    assert Image.open(files / 'out' / 'grey_x2.png').mode == 'RGB'
+
+@pytest.mark.parametrize('argv, needle', [
+    (['upscale', '{d}/missing.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'no such file'),
+    (['upscale', '{d}/text.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'not a readable image'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--scale', '3'], 'unsupported scale'),
+    (['upscale', '{d}/small.png', '-o', '{d}/nodir/o.png', '--method', 'bicubic'], 'does not exist'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.xyz', '--method', 'bicubic'], 'unsupported output format'),
+    (['upscale', '{d}/small.png', '{d}/grey.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'existing folder'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--checkpoint', '{d}/text.png'], ''),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--checkpoint', '{d}/nothing_here'], ''),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '0'], 'at least 1'),
+    (['train', '--config', '{d}/missing.toml'], 'not found'),
+    (['train', '--resume', '{d}/norun'], 'no run to resume'),
+    (['evaluate', '--data', '{d}/nodata', '--checkpoint', '{d}/nothing_here'], ''),
+])
+def test_user_mistakes(files, capsys, argv, needle):
+    argv = [a.format(d=files) for a in argv]
+    code, err = _run(argv, capsys)
+    assert code == 2, (argv, err)
+    assert err.startswith('srddpm: error:') and '\n' not in err and 'Traceback' not in err, err
+    assert needle in err, err
+    assert not (files / 'o.png').exists() and not list(files.glob('.o.*')), 'nothing half-written'
+
+def test_unwritable_output_folder(files, capsys):
+    if os.geteuid() == 0: pytest.skip('root can write anywhere')
+    ro = files / 'ro'; ro.mkdir(); ro.chmod(0o500)
+    code, err = _run(['upscale', str(files / 'small.png'), '-o', str(ro / 'o.png'), '--method', 'bicubic'], capsys)
+    assert code == 2 and 'not writable' in err
+
+def test_bad_config_key(files, capsys):
+    (files / 'bad.toml').write_text('scale = 4\nnot_a_key = 1\n')
+    code, err = _run(['train', '--config', str(files / 'bad.toml')], capsys)
+    assert code == 2 and 'not_a_key' in err
+
+def test_installed_command_exit_code(files):
+    exe = Path(sys.executable).parent / 'srddpm'
+    if not exe.exists(): pytest.skip('the srddpm script is installed by `pip install -e .`')
+    r = subprocess.run([str(exe), 'upscale', str(files / 'text.png'), '-o', str(files / 'o.png')], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr
+    r = subprocess.run([str(exe), '--help'], capture_output=True, text=True)
+    assert r.returncode == 0 and 'upscale' in r.stdout
