@@ -60,12 +60,23 @@ def _add_chapter_box(nb, module, exported):
     box = '\n\n:::{admonition} About this chapter\n:class: note\n' + '\n\n'.join(lines) + '\n:::\n'
     first['source'] = head + box + rest
 
+_DISPLAY = re.compile(r'\$\$(.+?)\$\$', re.S)
+
+def _tags_outside_split(md):
+    "Sphinx wraps a multi-line display equation in `split`, where MathJax refuses \\tag: show the tag as text."
+    def fix(m):
+        body = m.group(1)
+        if '\\\\' not in body or '\\tag' not in body: return m.group(0)
+        return '$$' + re.sub(r'\\tag\{([^}]*)\}', r'\\qquad\\text{(\1)}', body) + '$$'
+    return _DISPLAY.sub(fix, md)
+
 def rewrite_notebook(text):
     nb = json.loads(text)
     module, exported = None, []
     for cell in nb.get('cells', []):
         src = cell.get('source', '')
         src = ''.join(src) if isinstance(src, list) else src
+        if cell.get('cell_type') == 'markdown': cell['source'] = _tags_outside_split(src)
         if cell.get('cell_type') != 'code': continue
         lines, directives = src.splitlines(), []
         kept = []
@@ -89,6 +100,32 @@ def _on_source_read(app, docname, source):
     if str(path).endswith('.ipynb'):
         source[0] = rewrite_notebook(source[0])
 
+# Docstrings are written in the notebooks' Markdown (`code`, $maths$), but autodoc parses them as
+# reStructuredText, where `|x|`, `p_` or a lone backtick are markup errors. Translate the two
+# constructs we use and escape every other RST special character.
+_SEGMENT = re.compile(r'(\$[^$]+\$|`[^`]+`)')
+
+def _md_line_to_rst(line):
+    parts = _SEGMENT.split(line)
+    out = []
+    for i, part in enumerate(parts):
+        if not part: continue
+        if i % 2:                                   # a $math$ or `code` segment
+            body = part[1:-1]
+            seg = ':math:`' + body.replace('`', "'") + '`' if part[0] == '$' else '``' + body.replace('``', '` `') + '``'
+            # inline markup must touch whitespace on both sides: an escaped space ("\\ ") renders as nothing
+            before, after = ''.join(parts[:i]), ''.join(parts[i + 1:])
+            if before and not before[-1].isspace(): seg = '\\ ' + seg
+            if after and not after[0].isspace(): seg = seg + '\\ '
+            out.append(seg)
+        else:
+            out.append(re.sub(r'([\\*`|_<>\[\]])', r'\\\1', part))
+    return ''.join(out)
+
+def _on_docstring(app, what, name, obj, options, lines):
+    lines[:] = [_md_line_to_rst(l) for l in lines]
+
 def setup(app):
     app.connect('source-read', _on_source_read)
+    app.connect('autodoc-process-docstring', _on_docstring)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}

@@ -78,7 +78,7 @@ def stage(dest: Path) -> Path:
 def cmd_build(out: Path, strict: bool) -> int:
     src = stage(ROOT / '_build' / 'stage')
     jb = Path(sys.executable).parent / 'jupyter-book'
-    args = [str(jb), 'build', str(src), '--path-output', str(out), '--builder', 'html']
+    args = [str(jb), 'build', str(src), '--path-output', str(out), '--builder', 'html', '--all']  # no stale pages
     if strict: args += ['-W', '--keep-going']
     r = subprocess.run(args, cwd=ROOT)
     if r.returncode: print('the book build failed (see the warnings above)'); return r.returncode

@@ -81,9 +81,16 @@ const settle = () => {
     tracebacks: (main.innerText.match(/Traceback \(most recent call last\)/g) || []).length,
   });
 };
-if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-  MathJax.startup.promise.then(() => setTimeout(settle, 50), () => settle());
-} else { setTimeout(settle, 500); }
+let settled = false;
+const once = () => { if (!settled) { settled = true; settle(); } };
+setTimeout(once, 45000);   // a page MathJax never finishes is reported by the counts, not by a hang
+const go = () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => setTimeout(once, 50), once);
+  } else if (document.readyState !== 'complete' || !window.MathJax) { setTimeout(go, 200); }
+  else { setTimeout(once, 500); }
+};
+go();
 """
 
 def _serve(html: Path):
@@ -101,7 +108,7 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, n_shots: int 
     opts.binary_location = '/usr/bin/chromium'
     for f in CHROME_FLAGS: opts.add_argument(f)
     driver = webdriver.Chrome(options=opts, service=Service('/usr/bin/chromedriver'))
-    driver.set_script_timeout(60); driver.set_page_load_timeout(60)
+    driver.set_script_timeout(90); driver.set_page_load_timeout(90)
     srv, base = _serve(html)
     problems, chapters = [], [p for p in pages if p.stem[:2].isdigit()]
     shoot = set(chapters[:1] + chapters[-1:]) if len(chapters) >= 2 else set(chapters[:n_shots])
