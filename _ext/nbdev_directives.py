@@ -76,7 +76,10 @@ def rewrite_notebook(text):
     for cell in nb.get('cells', []):
         src = cell.get('source', '')
         src = ''.join(src) if isinstance(src, list) else src
-        if cell.get('cell_type') == 'markdown': cell['source'] = _tags_outside_split(src)
+        if cell.get('cell_type') == 'markdown':
+            # the book numbers sections itself: "## 1. The forward process" would read "3.1. 1. The forward process"
+            src = re.sub(r'^(#{2,6} )\d+(?:\.\d+)*\.? +(?=\S)', r'\1', src, flags=re.M)
+            cell['source'] = _tags_outside_split(src)
         if cell.get('cell_type') != 'code': continue
         lines, directives = src.splitlines(), []
         kept = []
