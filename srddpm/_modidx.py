@@ -183,6 +183,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'srddpm.inference._prepare_lr': ('inference.html#_prepare_lr', 'srddpm/inference.py'),
                                   'srddpm.inference._sample_residual': ('inference.html#_sample_residual', 'srddpm/inference.py'),
                                   'srddpm.inference.blend_window': ('inference.html#blend_window', 'srddpm/inference.py'),
+                                  'srddpm.inference.lr_project': ('inference.html#lr_project', 'srddpm/inference.py'),
                                   'srddpm.inference.radial_power_spectrum': ('inference.html#radial_power_spectrum', 'srddpm/inference.py'),
                                   'srddpm.inference.sr_sample': ('inference.html#sr_sample', 'srddpm/inference.py'),
                                   'srddpm.inference.texture_distance': ('inference.html#texture_distance', 'srddpm/inference.py'),

@@ -57,3 +57,31 @@ def test_upscale_methods(model):
     assert tiled.shape == (1, 3, 24, 40)
     arr = upscale((np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8), 'srddpm', model, n_steps=2, show_progress=False)
     assert arr.dtype == np.uint8 and arr.shape == (24, 40, 3)
+
+def _lr_residual(sr, lr, s=4):
+    from srddpm.sr_data import make_lr
+    return float((make_lr(sr, s, clamp=False) - lr).norm())
+
+def test_lr_project_contracts_residual():
+    "Back-projection: the LR residual falls every iteration; 0 iterations is the identity; sizes are checked."
+    g = torch.Generator().manual_seed(3)
+    lr = (torch.rand(1, 3, 12, 16, generator=g) * 1.6 - 0.8)
+    sr = (torch.rand(1, 3, 48, 64, generator=g) * 1.6 - 0.8)       # unrelated to lr: a large residual
+    res = [_lr_residual(sr, lr)]
+    x = sr
+    for _ in range(4):
+        x = lr_project(x, lr, 4, n_iter=1, clamp=False)
+        res.append(_lr_residual(x, lr))
+    assert all(b < 0.8 * a for a, b in zip(res, res[1:])), res
+    assert torch.equal(lr_project(sr, lr, 4, n_iter=0), sr)
+    assert lr_project(sr, lr, 4).abs().max() <= 1
+    with pytest.raises(ValueError): lr_project(sr[..., :40, :], lr, 4)
+    with pytest.raises(ValueError): lr_project(sr, lr, 4, n_iter=-1)
+
+def test_upscale_project_raises_lr_consistency(model):
+    lr = lr_img(8, 8) * 0.8
+    a = upscale(lr, 'srddpm', model, 4, n_steps=3, generator=torch.Generator().manual_seed(0), show_progress=False)
+    b = upscale(lr, 'srddpm', model, 4, n_steps=3, generator=torch.Generator().manual_seed(0), show_progress=False, project=3)
+    assert _lr_residual(b, lr) < 0.5 * _lr_residual(a, lr)
+    # bicubic is the baseline: never projected
+    assert torch.equal(upscale(lr, 'bicubic', scale=4, project=3), upscale(lr, 'bicubic', scale=4))
