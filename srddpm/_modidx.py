@@ -55,6 +55,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'srddpm.architecture.count_params': ('architecture.html#count_params', 'srddpm/architecture.py'),
                                      'srddpm.architecture.train_l1': ('architecture.html#train_l1', 'srddpm/architecture.py')},
             'srddpm.cli': { 'srddpm.cli.CLIError': ('cli_full_run.html#clierror', 'srddpm/cli.py'),
+                            'srddpm.cli._check_counts': ('cli_full_run.html#_check_counts', 'srddpm/cli.py'),
                             'srddpm.cli._check_writable_dir': ('cli_full_run.html#_check_writable_dir', 'srddpm/cli.py'),
                             'srddpm.cli._checkpoint': ('cli_full_run.html#_checkpoint', 'srddpm/cli.py'),
                             'srddpm.cli._eval_images': ('cli_full_run.html#_eval_images', 'srddpm/cli.py'),

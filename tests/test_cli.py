@@ -39,6 +39,7 @@ def test_bicubic_upscale_single_and_many(files, capsys):
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--checkpoint', '{d}/text.png'], ''),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--checkpoint', '{d}/nothing_here'], ''),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '0'], 'at least 1'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--project', '-1'], '--project'),
     (['train', '--config', '{d}/missing.toml'], 'not found'),
     (['train', '--resume', '{d}/norun'], 'no run to resume'),
     (['evaluate', '--data', '{d}/nodata', '--checkpoint', '{d}/nothing_here'], ''),
