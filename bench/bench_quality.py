@@ -1,6 +1,7 @@
 """The quality table of issue 8, item 5: bicubic, regression encoder, SRDDPM-DDPM, SRDDPM-DDIM (and +GAN) on the
 held-out photographs, plus sampling seconds per image for DDPM-T vs DDIM-50 vs DDIM-20.
 
+    python bench/bench_quality.py                          # the weights shipped with the package
     python bench/bench_quality.py --run RUN_DIR            # a folder written by train_srddpm / `srddpm train`
     python bench/bench_quality.py --train [--profile ci]   # train a quick model first (the profile's recipe)
 """
@@ -9,6 +10,7 @@ from pathlib import Path
 import torch
 from srddpm.recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table, standard_methods
 from srddpm.sr_data import valid_images
+from srddpm.cli import default_checkpoint
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,13 +27,16 @@ def main():
         t = time.perf_counter(); train_srddpm(RecipeConfig.for_profile(), run, show_progress=False)
         print(f'trained in {time.perf_counter() - t:.0f} s -> {run}')
     elif a.run: run = a.run
-    else: ap.error('give --run DIR or --train')
+    else:
+        run = default_checkpoint()
+        if run is None: ap.error('no weights are shipped with this installation: give --run DIR or --train')
+        print(f'the shipped weights: {run}')
     model = load_srddpm(run / 'final' if (run / 'final').is_dir() else run, device='cpu')
     images = valid_images(model.config.scale)
     if a.crop: images = {k: v[:a.crop, :a.crop] for k, v in images.items()}
     print(f'# SRDDPM x{model.config.scale} on the held-out photos | {platform.processor() or platform.machine()} CPU, '
           f'{a.threads} threads | load average {os.getloadavg()[0]:.1f}')
-    methods = standard_methods(model, model.config.scale, ddim_steps=20, ddpm=True)
+    methods = standard_methods(model, model.config.scale, ddim_steps=20, ddpm=True, project=3)
     rows = evaluate_methods(methods, images, model.config.scale, verbose=False)
     print(format_table(rows)); print()
     # sampling cost: DDPM-T vs DDIM-50 vs DDIM-20 (seconds per image, mean over the photos)
