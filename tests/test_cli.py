@@ -70,3 +70,27 @@ def test_installed_command_exit_code(files):
     assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'Traceback' not in r.stderr
     r = subprocess.run([str(exe), '--help'], capture_output=True, text=True)
     assert r.returncode == 0 and 'upscale' in r.stdout
+
+def test_shipped_weights_upscale(files, capsys):
+    "After install, `srddpm upscale IN -o OUT` needs no --checkpoint: the package ships x4 weights, loaded safely."
+    from srddpm.cli import default_checkpoint
+    from srddpm.recipe import load_srddpm
+    ck = default_checkpoint()
+    assert ck is not None, 'srddpm/weights/srddpm_x4/ must ship with the package'
+    assert load_srddpm(ck).config.scale == 4
+    code, err = _run(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--steps', '2', '-q'], capsys)
+    assert code == 0, err
+    assert np.asarray(Image.open(files / 'o.png')).shape == (80, 112, 3)
+
+def test_wheel_contains_shipped_weights(tmp_path):
+    "The built wheel (what `pip install .` installs) carries the weights next to the code."
+    import shutil, zipfile
+    root, src = Path(__file__).resolve().parents[1], tmp_path / 'src'
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+    shutil.copytree(root / 'srddpm', src / 'srddpm', ignore=shutil.ignore_patterns('__pycache__'))
+    for f in ('pyproject.toml', 'README.md'): shutil.copy(root / f, src / f)
+    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path), str(src)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob('srddpm-*.whl'))).namelist()
+    assert 'srddpm/weights/srddpm_x4/model.safetensors' in names and 'srddpm/weights/srddpm_x4/config.json' in names, names
