@@ -17,7 +17,7 @@ def main():
     ap.add_argument('--run', type=Path, help='a training run folder (its final/ model is used) or a model folder')
     ap.add_argument('--train', action='store_true', help='train the profile recipe first')
     ap.add_argument('--profile', default=None)
-    ap.add_argument('--crop', type=int, default=0, help='evaluate on a top-left crop of this HR size (0 = whole photos)')
+    ap.add_argument('--crop', type=int, default=0, help='evaluate on a central crop of this HR size, as chapter 25 does (0 = whole photos)')
     ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -33,8 +33,13 @@ def main():
         print(f'the shipped weights: {run}')
     model = load_srddpm(run / 'final' if (run / 'final').is_dir() else run, device='cpu')
     images = valid_images(model.config.scale)
-    if a.crop: images = {k: v[:a.crop, :a.crop] for k, v in images.items()}
-    print(f'# SRDDPM x{model.config.scale} on the held-out photos | {platform.processor() or platform.machine()} CPU, '
+    if a.crop:
+        def center(v):
+            y, x = max(0, (v.shape[0] - a.crop) // 2), max(0, (v.shape[1] - a.crop) // 2)
+            return v[y:y + a.crop, x:x + a.crop]
+        images = {k: center(v) for k, v in images.items()}
+    print(f'# SRDDPM x{model.config.scale} on the held-out photos ({", ".join(f"{k} {v.shape[1]}x{v.shape[0]}" for k, v in images.items())}) | '
+          f'{platform.processor() or platform.machine()} CPU, '
           f'{a.threads} threads | load average {os.getloadavg()[0]:.1f}')
     methods = standard_methods(model, model.config.scale, ddim_steps=20, ddpm=True, project=3)
     rows = evaluate_methods(methods, images, model.config.scale, verbose=False)
