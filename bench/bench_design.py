@@ -41,6 +41,12 @@ def main():
     if tr.ema is not None: tr.ema.copy_to(base.encoder)
     enc_s = time.perf_counter() - t
     enc_state = copy.deepcopy(base.encoder.state_dict())
+    base.eval()
+    first = {r['method']: r for r in evaluate_methods({k: v for k, v in standard_methods(base, cfg.scale, ddpm=False).items()
+                                                      if k in ('bicubic', 'regression')}, images, cfg.scale, lpips=False, verbose=False)
+             if r['image'] == 'mean'}
+    print(f"  encoder: {a.enc_steps} steps in {enc_s:.0f} s, regression {first['regression']['psnr_y'] - first['bicubic']['psnr_y']:+.2f} dB "
+          f"PSNR-Y over bicubic", flush=True)
     rows = []
     for ref in RESIDUAL_REFERENCES:
         for pred in PREDICTION_TYPES:
