@@ -79,6 +79,8 @@ const settle = () => {
     directives: (main.innerText.match(/^\s*#\|.*$/m) || [''])[0],
     errors: main.querySelectorAll('.output.traceback, .output.error, .cell_output .traceback').length,
     tracebacks: (main.innerText.match(/Traceback \(most recent call last\)/g) || []).length,
+    // a Markdown table left as text: a paragraph holding a pipe-table delimiter row (`---` may be typeset as a dash)
+    rawTables: [...main.querySelectorAll('p')].filter(p => /\|\s*:?(-{3,}|\u2014|\u2013)\s*:?\|/.test(p.innerText)).length,
   });
 };
 let settled = false;
@@ -125,6 +127,7 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, n_shots: int 
             if r['badImages']: problems.append(f"{where} images that did not load: {r['badImages']}")
             if r['directives']: problems.append(f"{where} nbdev directive visible: {r['directives'].strip()!r}")
             if r['errors'] or r['tracebacks']: problems.append(f'{where} error output in the page')
+            if r['rawTables']: problems.append(f"{where} {r['rawTables']} Markdown table(s) shown as text, not rendered")
             print(f"  {rel}: {r['typeset']} equations typeset, {r['nImages']} images loaded"
                   f"{'' if not problems or not problems[-1].startswith(where) else '  <- PROBLEMS'}")
             if shots is not None and page in shoot:
