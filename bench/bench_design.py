@@ -14,10 +14,7 @@ from srddpm.architecture import SRDDPM, PREDICTION_TYPES, RESIDUAL_REFERENCES
 from srddpm.recipe import RecipeConfig, build_dataset, encoder_loss, make_diffusion_loss, evaluate_methods, standard_methods
 from srddpm.training import Trainer
 from srddpm.sr_data import valid_images
-
-def center_crop(a, n):
-    y, x = max(0, (a.shape[0] - n) // 2), max(0, (a.shape[1] - n) // 2)
-    return a[y:y + n, x:x + n]
+from srddpm.data import center_crop
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from srddpm.recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table, standard_methods
 from srddpm.sr_data import valid_images
+from srddpm.data import center_crop
 from srddpm.inference import upscale
 from srddpm.cli import default_checkpoint
 
@@ -34,11 +35,7 @@ def main():
         print(f'the shipped weights: {run}')
     model = load_srddpm(run / 'final' if (run / 'final').is_dir() else run, device='cpu')
     images = valid_images(model.config.scale)
-    if a.crop:
-        def center(v):
-            y, x = max(0, (v.shape[0] - a.crop) // 2), max(0, (v.shape[1] - a.crop) // 2)
-            return v[y:y + a.crop, x:x + a.crop]
-        images = {k: center(v) for k, v in images.items()}
+    if a.crop: images = {k: center_crop(v, a.crop) for k, v in images.items()}
     print(f'# SRDDPM x{model.config.scale} on the held-out photos ({", ".join(f"{k} {v.shape[1]}x{v.shape[0]}" for k, v in images.items())}) | '
           f'{platform.processor() or platform.machine()} CPU, '
           f'{a.threads} threads | load average {os.getloadavg()[0]:.1f}')

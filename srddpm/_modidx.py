@@ -87,6 +87,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'srddpm.data.HRImageFolder._load': ('data.html#hrimagefolder._load', 'srddpm/data.py'),
                              'srddpm.data.ImageReadError': ('data.html#imagereaderror', 'srddpm/data.py'),
                              'srddpm.data.bicubic_resize': ('data.html#bicubic_resize', 'srddpm/data.py'),
+                             'srddpm.data.center_crop': ('data.html#center_crop', 'srddpm/data.py'),
                              'srddpm.data.digits_split': ('data.html#digits_split', 'srddpm/data.py'),
                              'srddpm.data.div2k': ('data.html#div2k', 'srddpm/data.py'),
                              'srddpm.data.eight_gaussian_means': ('data.html#eight_gaussian_means', 'srddpm/data.py'),
