@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import *
-from .sr_data import make_lr, bicubic_up
+from .data import make_lr, bicubic_up
 from .diffusion import NoiseSchedule, DDIMScheduler, DDPMScheduler, diffusion_loss as _diffusion_loss, sample as _sample
 from .unet import UNet
 

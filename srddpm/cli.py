@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from .core import *
 from .data import read_image, ImageReadError, modcrop, IMAGE_SUFFIXES, HRImageFolder
-from .sr_data import make_lr
+from .data import make_lr
 from .training import CheckpointError
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from .inference import upscale

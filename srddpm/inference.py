@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from .core import *
 from .data import load_photos, modcrop
-from .sr_data import make_lr, bicubic_up
+from .data import make_lr, bicubic_up
 
 # %% auto #0
 __all__ = ['tile_starts', 'blend_window', 'tiled_upscale', 'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance',

@@ -11,7 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save as safetensors_save, load as safetensors_load
 from .core import *
-from .sr_data import make_lr, bicubic_up, SRPatchDataset, sr_train_valid, valid_images
+from .data import make_lr, bicubic_up
+from .sr_data import SRPatchDataset, sr_train_valid, valid_images
 from .architecture import SRDDPM, SRDDPMConfig
 from .losses import VGGPerceptualLoss, SRLosses, hinge_d_loss, hinge_g_loss, PatchDiscriminator, target_loss as _diff_loss
 from .training import TrainConfig, Trainer, CheckpointError, atomic_write_bytes, load_weights, read_log

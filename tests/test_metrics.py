@@ -204,9 +204,9 @@ def test_gaussian_window():
 
 def test_lr_consistency():
     from srddpm.core import image_to_tensor, tensor_to_image
-    from srddpm.data import bicubic_resize
+    from srddpm.data import make_lr
     hr = _img(32, 40)
-    lr = tensor_to_image(bicubic_resize(image_to_tensor(hr), scale=1 / 4).clamp(0, 1))
+    lr = tensor_to_image(make_lr(image_to_tensor(hr), 4, value_range=(0, 1), quantize=True))
     assert lr.shape == (8, 10, 3)
     assert M.lr_consistency_psnr(hr, lr, 4) == np.inf  # the HR image explains its LR image exactly
     assert np.isfinite(M.lr_consistency_psnr(255 - hr, lr, 4))
@@ -215,11 +215,25 @@ def test_lr_consistency():
     with pytest.raises(ValueError, match='positive integer'): M.lr_consistency_psnr(hr, lr, 0)
 
 
+@pytest.mark.parametrize('scale', [2, 4, 8])
+def test_ground_truth_lr_consistency_is_infinite_on_odd_sizes(scale):
+    "One degradation: the LR every chapter makes (make_lr, uint8) is reproduced exactly by the LR-consistency check."
+    from srddpm.core import image_to_tensor, tensor_to_image
+    from srddpm.data import make_lr
+    for h_lr, w_lr in [(37, 53), (19, 7), (1, 3)]:
+        hr = _img(h_lr * scale, w_lr * scale, seed=scale)
+        lr = tensor_to_image(make_lr(image_to_tensor(hr, (-1, 1)), scale, quantize=True), (-1, 1))
+        assert lr.shape == (h_lr, w_lr, 3)
+        assert M.lr_consistency_psnr(hr, lr, scale) == np.inf
+        off = hr.copy(); off[0, 0, 0] ^= 128                      # one changed pixel is seen
+        assert np.isfinite(M.lr_consistency_psnr(off, lr, scale))
+
+
 def test_evaluate_sr_keys():
     from srddpm.core import image_to_tensor, tensor_to_image
-    from srddpm.data import bicubic_resize
+    from srddpm.data import make_lr
     hr = _img(48, 48)
-    lr = tensor_to_image(bicubic_resize(image_to_tensor(hr), scale=1 / 4).clamp(0, 1))
+    lr = tensor_to_image(make_lr(image_to_tensor(hr), 4, value_range=(0, 1), quantize=True))
     r = M.evaluate_sr(hr, hr, lr, 4, lpips=False)
     assert set(r) == {'psnr_rgb', 'psnr_y', 'ssim_rgb', 'ssim_y', 'lr_psnr'}
     assert r['psnr_y'] == np.inf and r['ssim_rgb'] == pytest.approx(1)

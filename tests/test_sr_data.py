@@ -3,6 +3,7 @@ import pytest
 import torch
 from PIL import Image
 from srddpm.sr_data import *
+from srddpm.data import imresize, imresize_matrix, make_lr, bicubic_up
 
 
 def _img(h, w, seed=0):
