@@ -57,24 +57,35 @@ def cmd_execute(profile: str, jobs: int) -> int:
 def _sources(nb: dict) -> list[str]:
     return [''.join(c['source']) if isinstance(c['source'], list) else c['source'] for c in nb['cells']]
 
+def add_local_mathjax(dest: Path, cfg: dict) -> None:
+    """Serve MathJax with the book (from the django-static-mathjax wheel in the dev extra), so the maths
+    renders offline and the browser check does not depend on a CDN.
+
+    The files go to `dest/_mathjax/mathjax/`, copied to the site's root by `html_extra_path`, and NOT into
+    `_static/`: Jupyter Book adds every .js file under a static path to every page, which loaded all 56
+    MathJax components (and MathJax itself twice, once before its configuration) as plain scripts."""
+    import mathjax
+    es5 = Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5'
+    static = dest / '_mathjax' / 'mathjax'
+    static.mkdir(parents=True)
+    shutil.copy(es5 / 'tex-mml-chtml.js', static)
+    for sub in ('output', 'a11y', 'ui', 'input', 'adaptors', 'sre'):
+        if (es5 / sub).is_dir(): shutil.copytree(es5 / sub, static / sub)
+    sphinx_cfg = cfg.setdefault('sphinx', {}).setdefault('config', {})
+    sphinx_cfg['html_extra_path'] = list(sphinx_cfg.get('html_extra_path', [])) + ['_mathjax']
+    sphinx_cfg['mathjax_path'] = '../mathjax/tex-mml-chtml.js'     # relative to _static/
+    cfg['exclude_patterns'] = list(cfg.get('exclude_patterns', [])) + ['_mathjax']
+
 def stage(dest: Path) -> Path:
     "Copy the book's sources into `dest`, with each notebook replaced by its executed copy."
     if dest.exists(): shutil.rmtree(dest)
     dest.mkdir(parents=True)
     for f in ('_toc.yml', 'references.bib'): shutil.copy(ROOT / f, dest / f)
     shutil.copytree(ROOT / '_ext', dest / '_ext', ignore=shutil.ignore_patterns('__pycache__'))
+    if (ROOT / '_static').is_dir(): shutil.copytree(ROOT / '_static', dest / '_static')     # the book's CSS
     cfg = yaml.safe_load((ROOT / '_config.yml').read_text())
     cfg['execute']['execute_notebooks'] = 'off'
-    # MathJax served with the book (from the django-static-mathjax wheel in the dev extra), so
-    # the maths renders offline and the browser test does not depend on a CDN.
-    import mathjax
-    es5 = Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5'
-    static = dest / '_static' / 'mathjax'
-    static.mkdir(parents=True)
-    shutil.copy(es5 / 'tex-mml-chtml.js', static)
-    for sub in ('output', 'a11y', 'ui', 'input', 'adaptors', 'sre'):
-        if (es5 / sub).is_dir(): shutil.copytree(es5 / sub, static / sub)
-    cfg['sphinx']['config']['mathjax_path'] = 'mathjax/tex-mml-chtml.js'
+    add_local_mathjax(dest, cfg)
     (dest / '_config.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     shutil.copytree(ROOT / 'nbs', dest / 'nbs', ignore=shutil.ignore_patterns('*.ipynb', '.ipynb_checkpoints'))
     problems = []
