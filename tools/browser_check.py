@@ -215,8 +215,11 @@ for (const m of document.querySelectorAll('mjx-container[display="true"]')) {
   const b = m.getBoundingClientRect();
   if (!b.width) continue;                                   // inside a collapsed cell
   const d = describe(m);
-  if (b.left < L - 1 || b.right > R + 1)
-    problems.push(`${d} -- its box (${px(b.left)}-${px(b.right)} px) extends past the content column (${px(L)}-${px(R)} px)`);
+  if (b.left < L - 1 || b.right > R + 1) {
+    const [h] = clipper(m.parentElement), hr = h && h.getBoundingClientRect();
+    const hidden = h && b.left < hr.left - 1 ? `; its left side is hidden by ${name(h)}, where no scrollbar reaches it` : '';
+    problems.push(`${d} -- its box (${px(b.left)}-${px(b.right)} px) extends past the content column (${px(L)}-${px(R)} px)${hidden}`);
+  }
   const [cl, cr] = contentBox(m);
   const [e, o] = clipper(m);
   if (e) {
