@@ -1,5 +1,9 @@
 """Tests of srddpm.training beyond the chapter's story: exact resume after SIGKILL, the NaN guard, refused
-checkpoints, atomic writes, multi-part training, and a 2-process gloo DDP run."""
+checkpoints, atomic writes, multi-part training, throughput options, and a 2-process gloo DDP run.
+
+They run on the device `SRDDPM_DEVICE` names (the CPU by default). On the CPU, resumed runs must equal
+uninterrupted ones bit for bit; on CUDA, whose kernels may sum in a different order from run to run,
+within `CUDA_TOLERANCE`."""
 import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import numpy as np
@@ -10,6 +14,8 @@ import torch.nn.functional as F
 from srddpm.training import *
 
 ROOT = Path(__file__).resolve().parents[1]
+ON_CPU = (os.environ.get('SRDDPM_DEVICE') or 'cpu').startswith('cpu')
+CUDA_TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 
 def make_mlp(seed=0, hidden=16):
@@ -34,8 +40,16 @@ def cfg(out=None, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def same_state(a, b):
-    return all(torch.equal(a[k], b[k]) for k in a) and set(a) == set(b)
+def same_state(a, b, exact=ON_CPU):
+    "Equal state dicts: bit for bit on the CPU (or when `exact`), within CUDA_TOLERANCE otherwise."
+    if set(a) != set(b): return False
+    a, b = ({k: v.detach().cpu() for k, v in d.items()} for d in (a, b))
+    if exact: return all(torch.equal(a[k], b[k]) for k in a)
+    return all(torch.allclose(a[k].double(), b[k].double(), **CUDA_TOLERANCE) for k in a)
+
+
+def same_numbers(x, y):
+    return x == y if ON_CPU else np.allclose(x, y, **CUDA_TOLERANCE)
 
 
 # ---- exact resume ----------------------------------------------------------------------------
@@ -59,8 +73,8 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def _run(script, *args, **kw):
-    env = dict(os.environ, OMP_NUM_THREADS='1', SRDDPM_PROGRESS='0')
+def _run(script, *args, env=None, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS='1', SRDDPM_PROGRESS='0', **(env or {}))
     return subprocess.Popen([sys.executable, str(script), *map(str, args)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
@@ -87,7 +101,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     assert a['meta']['step'] == b['meta']['step'] == 40
     assert same_state(a['model'], b['model']) and same_state(a['ema'], b['ema'])
     la, lb = read_log(tmp_path / 'straight' / 'log.csv'), read_log(tmp_path / 'killed' / 'log.csv')
-    assert [r['step'] for r in la] == [r['step'] for r in lb] and [r['loss'] for r in la] == [r['loss'] for r in lb]
+    assert [r['step'] for r in la] == [r['step'] for r in lb] and same_numbers([r['loss'] for r in la], [r['loss'] for r in lb])
     assert not list((tmp_path / 'killed' / 'checkpoints').glob('.tmp-*')), 'leftover temp dirs are cleaned up'
 
 
@@ -256,13 +270,13 @@ def test_frozen_parameters_are_not_optimised():
     for p in model[0].parameters(): p.requires_grad_(False)
     frozen = {k: v.clone() for k, v in model[0].state_dict().items()}
     tr = Trainer(model, loss_fn, toy_data(), cfg(None, n_steps=5)); tr.fit(show_progress=False)
-    assert same_state(frozen, model[0].state_dict())
+    assert same_state(frozen, model[0].state_dict(), exact=True)
     assert all(p.grad is None for p in model[0].parameters())
     with pytest.raises(ValueError, match='no trainable'):
         Trainer(model, loss_fn, toy_data(), cfg(None), parts={'enc': model[0]})
 
 
-def test_parts_alternate_updates():
+def test_parts_alternate_updates(device):
     "Two parts, each its own optimiser: part 'a' only changes when its loss is minimised, and vice versa."
     model = nn.ModuleDict({'a': nn.Linear(2, 1), 'b': nn.Linear(2, 1)})
     calls = []
@@ -274,7 +288,7 @@ def test_parts_alternate_updates():
                  ema=False)
     tr.fit(show_progress=False)
     assert calls[:4] == ['a', 'b', 'a', 'b'] and {'a/loss', 'b/loss'} <= set(tr.history[-1])
-    with torch.no_grad(): x = torch.randn(16, 2)
+    with torch.no_grad(): x = torch.randn(16, 2, device=device)
     assert (model['a'](x) - 1).abs().max() < 0.1 and (model['b'](x) + 1).abs().max() < 0.1
 
 
@@ -315,7 +329,24 @@ DDP_SCRIPT = textwrap.dedent('''
     tr = Trainer(model, loss_fn, Indexed(), cfg)
     tr.fit(show_progress=False)
     save_file({k: v.contiguous() for k, v in tr.model.state_dict().items()}, f'{out}/rank{rank}.safetensors')
-    json.dump(dict(seen=seen, world=world, wrote=tr.last_checkpoint is not None, log=tr.history[-1]['loss']), open(f'{out}/rank{rank}.json', 'w'))
+    fingerprints = tr.rank_fingerprints()
+    # run_on_rank0: rank 0's result for every rank; its error raised on every rank
+    got = run_on_rank0(lambda: f'computed by rank {rank}')
+    def taken(): raise FileExistsError(f'taken (seen by rank {rank})')
+    try: run_on_rank0(taken); err = None
+    except FileExistsError as e: err = str(e)
+    # two parts, each its own optimiser (the adversarial stage's layout), from different initial weights per rank
+    torch.manual_seed(10 + rank)
+    ab = nn.ModuleDict({'a': nn.Linear(3, 1), 'b': nn.Linear(3, 1)})
+    def two(m, b, part):
+        x, y, idx = b
+        return dict(loss=F.mse_loss(m['a'](x) if part == 'a' else m['b'](x) + 0.1 * m['a'](x).detach(), y))
+    tr2 = Trainer(ab, two, Indexed(), TrainConfig(n_steps=4, batch_size=batch, lr=1e-2, ema_decay=0.9),
+                  parts={'a': ab['a'], 'b': ab['b']})
+    tr2.fit(show_progress=False)
+    json.dump(dict(seen=seen[1:], world=world, wrote=tr.last_checkpoint is not None, log=tr.history[-1]['loss'],
+                   fingerprints=fingerprints, got=got, err=err, parts=tr2.rank_fingerprints()),
+              open(f'{out}/rank{rank}.json', 'w'))
     cleanup_distributed()
 ''')
 
@@ -324,10 +355,10 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     from safetensors.torch import load_file
     script = tmp_path / 'ddp.py'; script.write_text(DDP_SCRIPT)
     (tmp_path / 'ddp').mkdir(); (tmp_path / 'single').mkdir()
-    env = dict(os.environ, OMP_NUM_THREADS='1', SRDDPM_PROGRESS='0')
+    env = dict(os.environ, OMP_NUM_THREADS='1', SRDDPM_PROGRESS='0', SRDDPM_DEVICE='cpu')    # gloo between CPU processes
     ddp = subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(script),
                             str(tmp_path / 'ddp'), '4'], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    single = _run(script, tmp_path / 'single', 8)          # one process with the global batch
+    single = _run(script, tmp_path / 'single', 8, env=dict(SRDDPM_DEVICE='cpu'))     # one process, the global batch
     for p in (ddp, single):
         _, err = p.communicate(timeout=120); assert p.returncode == 0, err[-3000:]
     r0, r1 = (json.loads((tmp_path / 'ddp' / f'rank{r}.json').read_text()) for r in (0, 1))
@@ -343,3 +374,81 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     assert r0['wrote'] and not r1['wrote'], 'only rank 0 writes checkpoints'
     assert r0['log'] == r1['log'], 'logged losses are averaged over the ranks'
     assert read_checkpoint(tmp_path / 'ddp' / 'run')['meta']['world_size'] == 2
+    fp = r0['fingerprints']
+    assert r1['fingerprints'] == fp and [f['rank'] for f in fp] == [0, 1]
+    assert fp[0]['weights'] == fp[1]['weights'] and fp[0]['ema'] == fp[1]['ema'], 'one model, one EMA'
+    assert fp[0]['first_batch'] != fp[1]['first_batch'], 'each rank reads its own batch'
+    assert r0['got'] == r1['got'] == 'computed by rank 0'
+    assert r0['err'] == r1['err'] == 'taken (seen by rank 0)'
+    p0, p1 = r0['parts']
+    assert p0['weights'] == p1['weights'] and p0['ema'] == p1['ema'], 'two parts under DDP: the ranks agree'
+
+
+
+# ---- throughput: FLOP count, images/s, channels_last, torch.compile --------------------------
+
+def test_flop_count_and_throughput_report(tmp_path, capsys):
+    tr = Trainer(make_mlp(), loss_fn, toy_data(), cfg(tmp_path, n_steps=12, log_every=4))
+    tr.fit(show_progress=True)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    forward = [2 * 16 * 3 * 16, 2 * 16 * 16 * 1]            # 2 B n_in n_out per linear layer
+    assert tr.flops_per_step == 3 * sum(forward) - forward[0], 'weights and inputs get gradients, the data does not'
+    t = tr.throughput
+    assert t['global_batch'] == 16 and t['steps'] == 11 and t['images_per_s'] == pytest.approx(16 * t['steps_per_s'])
+    assert t['tflop_per_s'] == pytest.approx(tr.flops_per_step * t['steps_per_s'] / 1e12)
+    assert line == tr.throughput_line() and 'global batch 16 (1 process × 16)' in line and 'TFLOP/s' in line
+    rows = read_log(tmp_path / 'log.csv')
+    assert all(r['images_per_s'] > 0 and r['tflop_per_s'] > 0 for r in rows)
+    fig = plot_losses(tmp_path / 'log.csv')
+    assert {l.get_label() for l in fig.axes[0].get_lines()} == {'loss'}, 'throughput columns are not losses'
+
+
+def test_counting_flops_leaves_the_run_untouched(device):
+    model = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 1))
+    tr = Trainer(model, loss_fn, toy_data(), cfg(None, n_steps=3, warmup_steps=0))
+    batch = to_device(toy_data(16), tr.device)
+    before, rng = {k: v.clone() for k, v in model.state_dict().items()}, torch.get_rng_state()
+    assert tr.count_flops(batch) > 0
+    assert same_state(before, model.state_dict(), exact=True), 'no running statistics updated'
+    assert torch.equal(rng, torch.get_rng_state()) and all(p.grad is None for p in model.parameters())
+
+
+def _conv_run(device, **kw):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.SiLU(), nn.Conv2d(8, 3, 3, padding=1))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, 8, 8, generator=g)
+    layouts = []
+    def loss(m, b):
+        layouts.append(b[0].is_contiguous(memory_format=torch.channels_last))
+        return F.mse_loss(m(b[0]), b[0].flip(-1))
+    tr = Trainer(model, loss, (x,), cfg(None, n_steps=6, batch_size=8, **kw))
+    tr.fit(show_progress=False)
+    return tr, layouts
+
+
+def test_channels_last_switch(device):
+    nhwc, seen = _conv_run(device, channels_last=True)
+    assert nhwc.model[0].weight.is_contiguous(memory_format=torch.channels_last) and all(seen)
+    nchw, seen = _conv_run(device, channels_last=False)
+    assert not nchw.model[0].weight.is_contiguous(memory_format=torch.channels_last) and not any(seen)
+    assert nhwc.channels_last and not nchw.channels_last
+    for a, b in zip(nhwc.model.parameters(), nchw.model.parameters()):     # the same run, rounded differently
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert 'channels_last' in RESUMABLE_FIELDS and 'compile' in RESUMABLE_FIELDS
+
+
+def test_compile_switch(device):
+    with pytest.raises(ValueError, match='compile'): TrainConfig(compile='')
+    with pytest.raises(ValueError, match='compile'): TrainConfig(compile=1)
+    eager, _ = _conv_run(device)
+    compiled, _ = _conv_run(device, compile='aot_eager')        # TorchDynamo + AOTAutograd, no code generation
+    assert isinstance(compiled.loss_module, torch._dynamo.eval_frame.OptimizedModule)
+    assert not isinstance(eager.loss_module, torch._dynamo.eval_frame.OptimizedModule)
+    for a, b in zip(eager.model.parameters(), compiled.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_run_on_rank0_in_one_process():
+    assert run_on_rank0(lambda a, b=0: a + b, 2, b=3) == 5
+    with pytest.raises(KeyError): run_on_rank0(lambda: {}['x'])
