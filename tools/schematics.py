@@ -42,6 +42,7 @@ RED = ('#f8d9d6', '#a33a32')       # discriminator, adversarial
 PURPLE = ('#e8def3', '#5e3f8a')    # losses
 GREY = ('#f1f1f1', '#555555')      # data, plain operations
 INK = '#222222'
+MIN_FS = 10.5     # points; the figures are 9.6 in wide, so 10.5 pt is about 10 px when the book shows them 690 px wide
 
 @dataclass
 class Box:
@@ -67,6 +68,7 @@ def canvas(w: float, h: float):
 def box(ax, cx, cy, w, h, text='', colors=GREY, fs=12, weight='normal', lw=1.5, ls='-', round_=0.08, z=2, color=INK):
     ax.add_patch(FancyBboxPatch((cx - w / 2, cy - h / 2), w, h, boxstyle=f'round,pad=0,rounding_size={round_}',
                                 fc=colors[0], ec=colors[1], lw=lw, ls=ls, zorder=z))
+    assert fs >= MIN_FS, f'{text!r}: {fs} pt is too small to read'
     if text: ax.text(cx, cy, text, ha='center', va='center', fontsize=fs, fontweight=weight, zorder=z + 1, color=color,
                      linespacing=1.35)
     return Box(cx, cy, w, h)
@@ -83,6 +85,7 @@ def path(ax, pts, color=INK, lw=1.6, ls='-', head=14, z=4):
     arrow(ax, pts[-2], pts[-1], color=color, lw=lw, ls=ls, head=head, z=z)
 
 def text(ax, x, y, s, fs=12, ha='center', va='center', color=INK, **kw):
+    assert fs >= MIN_FS, f'{s!r}: {fs} pt is too small to read'
     return ax.text(x, y, s, fontsize=fs, ha=ha, va=va, color=color, zorder=6, linespacing=1.35, **kw)
 
 def image(ax, img, cx, cy, size, ec=GREY[1], cmap=None, z=3):
@@ -163,7 +166,7 @@ def diffusion_chain() -> Path:
     text(ax, (boxes[0].cx + x_end) / 2, yj + 0.25,
          r'$q(x_t \mid x_0) = \mathcal{N}\!\left(\sqrt{\bar\alpha_t}\, x_0,\ (1-\bar\alpha_t)\, I\right)$: any step in one jump',
          fs=12.5, color=fwd)
-    text(ax, 0.25, 0.2, f'thumbnails: one forward chain, T = {T}, cosine schedule, t = {t}', fs=10,
+    text(ax, 0.25, 0.2, f'thumbnails: one forward chain, T = {T}, cosine schedule, t = {t}', fs=10.5,
          ha='left', color='#666666')
     return save(fig, 'diffusion_chain.svg')
 
@@ -179,20 +182,19 @@ def unet() -> Path:
     for lvl, (y, s) in enumerate(zip(ys, sizes)):
         down.append(box(ax, xd, y, bw, bh, f'2 × ResBlock\n{s}', BLUE, fs=11.5))
         up.append(box(ax, xu, y, bw, bh, f'3 × ResBlock\n{s}', BLUE, fs=11.5))
-        text(ax, (xd + xu) / 2, y + 0.52 if lvl == 0 else y + 0.2, '', fs=10)
     mid = box(ax, (xd + xu) / 2, ymid, 3.9, bh, 'middle: ResBlock → Attention → ResBlock\n' + r'$H/4\times W/4$',
               BLUE, fs=11.5)
     # input and output
     inp = box(ax, xd, 7.75, 2.75, 0.7, r'$x_t$' '\n' r'(+ condition $c$, concatenated)', GREY, fs=11)
     outb = box(ax, xu, 7.75, bw, 0.7, r'$\hat\epsilon$  (or $\hat x_0$, $\hat v$)', GREY, fs=12)
-    arrow(ax, inp.b, down[0].t); text(ax, xd + 0.1, (inp.b[1] + down[0].t[1]) / 2, 'conv 3×3', fs=10, ha='left')
-    arrow(ax, up[0].t, outb.b); text(ax, xu + 0.1, (up[0].t[1] + outb.b[1]) / 2, 'conv 3×3', fs=10, ha='left')
+    arrow(ax, inp.b, down[0].t); text(ax, xd + 0.1, (inp.b[1] + down[0].t[1]) / 2, 'conv 3×3', fs=10.5, ha='left')
+    arrow(ax, up[0].t, outb.b); text(ax, xu + 0.1, (up[0].t[1] + outb.b[1]) / 2, 'conv 3×3', fs=10.5, ha='left')
     # down / up path
     for lvl in range(2):
         arrow(ax, down[lvl].b, down[lvl + 1].t)
-        text(ax, xd + 0.1, (down[lvl].b[1] + down[lvl + 1].t[1]) / 2, 'downsample ↓2', fs=10, ha='left')
+        text(ax, xd + 0.1, (down[lvl].b[1] + down[lvl + 1].t[1]) / 2, 'downsample ↓2', fs=10.5, ha='left')
         arrow(ax, up[lvl + 1].t, up[lvl].b)
-        text(ax, xu + 0.1, (up[lvl].b[1] + up[lvl + 1].t[1]) / 2, 'upsample ↑2', fs=10, ha='left')
+        text(ax, xu + 0.1, (up[lvl].b[1] + up[lvl + 1].t[1]) / 2, 'upsample ↑2', fs=10.5, ha='left')
     path(ax, [down[2].b, (xd, ymid), mid.l])
     path(ax, [mid.r, (xu, ymid), up[2].b])
     # skip connections
@@ -228,7 +230,7 @@ def unet() -> Path:
     ys_ = y - 0.45
     ax.plot([0.44, 0.44, 6.0], [y, ys_, ys_], color=INK, lw=1.2, zorder=3)
     arrow(ax, (6.0, ys_), (6.0, y - 0.2), lw=1.2, head=10)
-    text(ax, 6.15, ys_, 'skip (1×1 conv if the channels change)', fs=9.5, color='#444444', ha='left')
+    text(ax, 6.15, ys_, 'skip (1×1 conv if the channels change)', fs=10.5, color='#444444', ha='left')
     tb = box(ax, 8.3, y, 2.0, 0.56, r'$(\gamma, \beta)$ = Linear(SiLU($t_\mathrm{emb}$))', ORANGE, fs=10.5)
     path(ax, [tb.t, (tb.cx, 0.98), (b2.cx, 0.98), b2.t], color=o, lw=1.5, head=11)
     return save(fig, 'unet.svg')
@@ -308,7 +310,7 @@ def srddpm() -> Path:
     cond = box(ax, 5.05, ymid, 1.55, 0.62, r'↑×$s$, conv 3×3' '\n' r'condition $c$', BLUE, fs=10.5)
     un = box(ax, 7.0, ymid, 1.9, 1.05, 'diffusion U-Net\n' + r'$f_\theta(r_t, t, [c, \mathrm{ref}])$', GREEN, fs=10.5)
     arrow(ax, enc.r, feat.l); arrow(ax, feat.r, cond.l); arrow(ax, cond.r, un.l)
-    text(ax, cond.cx, cond.b[1] - 0.18, '(HR size)', fs=10, color='#555555')
+    text(ax, cond.cx, cond.b[1] - 0.18, '(HR size)', fs=10.5, color='#555555')
     rf = image(ax, ref, 4.0, ytop, 0.75)
     text(ax, 4.0, ytop + 0.375 + 0.36, 'reference ref:', fs=10.5)
     text(ax, 4.0, ytop + 0.375 + 0.15, "the encoder's own SR", fs=10.5, color='#555555')
@@ -339,7 +341,7 @@ def srddpm() -> Path:
     text(ax, 0.55, yt - 0.375 - 0.2, r'HR image $x_\mathrm{HR}$', fs=10.5)
     rbox = box(ax, 2.75, yt, 2.5, 0.62, r'$r_0 = \lambda\,(x_\mathrm{HR} - \mathrm{ref})$', ORANGE, fs=12)
     arrow(ax, xh.r, rbox.l)
-    text(ax, rbox.cx, rbox.b[1] - 0.2, "(ref: the frozen encoder's SR)", fs=10, color='#555555')
+    text(ax, rbox.cx, rbox.b[1] - 0.2, "(ref: the frozen encoder's SR)", fs=10.5, color='#555555')
     ri = image(ax, res_img, 4.95, yt, 0.7, cmap='RdBu_r')
     text(ax, 4.95, yt - 0.35 - 0.2, r'$r_0$: the missing detail', fs=10.5)
     arrow(ax, rbox.r, (ri.l[0] - 0.06, yt))
