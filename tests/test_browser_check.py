@@ -3,7 +3,8 @@
 A tiny Jupyter Book is built with the book's own configuration, extension and CSS: a page done right
 (a wide tagged equation, a wide HTML table output, a schematic from nbs/figures, a chapter linked with
 {doc}) and a page with one of each mistake (TeX left as text, a MyST role as text, typed chapter numbers,
-stray reprs in outputs, a wide table inside a box with `overflow: hidden`). The same site with the book's CSS emptied shows the theme's defaults: the wide
+stray reprs in outputs, a Markdown table printed into an output, a wide table inside a box with
+`overflow: hidden`). The same site with the book's CSS emptied shows the theme's defaults: the wide
 equation then loses its left side, and the check must say so at both window widths.
 Needs Debian's chromium and chromium-driver (`make browser-deps`); skipped without them.
 """
@@ -55,6 +56,7 @@ BAD = _nb([
     _code('torch.manual_seed(0)', [_result({'text/plain': '<torch._C.Generator at 0x7f3a2c1b0270>'})]),
     _code('losses', [_stream('{0.5: np.float64(3.21), 1.0: np.float64(18.52)}\n'
                              '<srddpm.core.Timer object at 0x7f00deadbeef>\n')]),
+    _code('print(table)', [_stream('| method | PSNR |\n|---|---:|\n| bicubic | 31.48 |\n')]),
 ])
 
 @pytest.fixture(scope='module')
@@ -109,7 +111,8 @@ def test_each_mistake_is_flagged(site):
     assert 'torch._C.Generator at 0x' in reprs[0] and 'np.float64(3.21)' in reprs[1] and '(3 in this output)' in reprs[1], text
     cut = [p for p in problems if 'table' in p and 'cut off by div' in p]
     assert len(cut) == 2 and '@1280px' in cut[0] and '@1920px' in cut[1], text       # a table in a box that hides it
-    assert len(problems) == 8, text
+    assert sum('Markdown table printed as text in an output' in p and '| method | PSNR |' in p for p in problems) == 1, text
+    assert len(problems) == 9, text
 
 def test_the_themes_clipping_is_flagged_at_both_widths(site):
     _, _, nocss = site

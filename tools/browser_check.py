@@ -7,7 +7,8 @@ For every page in the table of contents, at the first window width:
 - the page loads; MathJax has typeset the maths (no raw `$$`, `\\(` or `\\[` left in the text, no
   MathJax error boxes); no TeX control word (`\\frac`, `\\mathbb`, `\\begin{`...) and no `$...$` with
   TeX inside left as text outside the typeset maths; no MyST role (`{cite}`, `{doc}`...) left as text;
-- every image has loaded; there is no `#|` text, no error output, no Markdown table shown as text;
+- every image has loaded; there is no `#|` text, no error output, no Markdown table shown as text
+  (in the prose, or printed into a cell's output);
 - no typed chapter number in the prose ("chapter 21", "chapters 20-26"): chapters are linked with
   `{doc}`, whose text is the chapter's title; a link whose text says "chapter N" must point to the
   page the sidebar numbers N;
@@ -162,6 +163,9 @@ const settle = () => {
     tracebacks: (main.innerText.match(/Traceback \(most recent call last\)/g) || []).length,
     // a Markdown table left as text: a paragraph holding a pipe-table delimiter row (`---` may be typeset as a dash)
     rawTables: [...main.querySelectorAll('p')].filter(p => /\|\s*:?(-{3,}|\u2014|\u2013)\s*:?\|/.test(p.innerText)).length,
+    // ... or printed (print(table)) into an output instead of displayed with display(Markdown(table))
+    outputTables: outputs.filter(o => /^\s*\|(\s*:?-{3,}:?\s*\|)+\s*$/m.test(o.textContent)).map(o =>
+      ctx(o.textContent, o.textContent.search(/^\s*\|/m), 60)),
   });
 };
 let settled = false;
@@ -274,6 +278,8 @@ def page_problems(r: dict, where: str) -> list[str]:
     if r['directives']: p.append(f"{where} nbdev directive visible: {r['directives'].strip()!r}")
     if r['errors'] or r['tracebacks']: p.append(f'{where} error output in the page')
     if r['rawTables']: p.append(f"{where} {r['rawTables']} Markdown table(s) shown as text, not rendered")
+    p += [f'{where} Markdown table printed as text in an output (show it with display(Markdown(...))): {t!r}'
+          for t in r['outputTables']]
     return p
 
 def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS, shoot=SHOOT) -> list[str]:
