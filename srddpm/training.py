@@ -18,7 +18,8 @@ from .core import *
 __all__ = ['RESUMABLE_FIELDS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'step_seed', 'seed_step', 'StepSampler', 'EMA',
            'CheckpointError', 'NonFiniteLossError', 'atomic_write_bytes', 'rng_state', 'set_rng_state',
            'latest_checkpoint', 'write_checkpoint', 'read_checkpoint', 'load_weights', 'read_log', 'plot_losses',
-           'setup_distributed', 'cleanup_distributed', 'run_on_rank0', 'to_device', 'state_digest', 'Trainer']
+           'setup_distributed', 'cleanup_distributed', 'rank_and_world', 'run_on_rank0', 'to_device', 'state_digest',
+           'Trainer']
 
 # %% ../nbs/23_training.ipynb #90ea2c2e
 @dataclass
@@ -309,9 +310,10 @@ def setup_distributed(backend: str | None = None) -> tuple[int, int, torch.devic
     local_rank = int(os.environ.get('LOCAL_RANK', '0'))
     use_cuda = get_device().type == 'cuda' and backend != 'gloo'
     if use_cuda:
-        if local_rank >= torch.cuda.device_count():
-            raise RuntimeError(f'local rank {local_rank} has no GPU: this machine has {torch.cuda.device_count()}; start '
-                               'at most that many processes per node, or train on CPUs with SRDDPM_DEVICE=cpu')
+        per_node, gpus = int(os.environ.get('LOCAL_WORLD_SIZE', local_rank + 1)), torch.cuda.device_count()
+        if per_node > gpus:         # every rank sees it, so every rank stops (none waits for the others)
+            raise RuntimeError(f'{per_node} processes per node but {gpus} GPU{"s" if gpus != 1 else ""}: start at most '
+                               f'{gpus} (--nproc_per_node), or train on CPUs with SRDDPM_DEVICE=cpu')
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized(): dist.init_process_group(backend or ('nccl' if use_cuda else 'gloo'))
     return dist.get_rank(), dist.get_world_size(), torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
@@ -319,6 +321,11 @@ def setup_distributed(backend: str | None = None) -> tuple[int, int, torch.devic
 def cleanup_distributed():
     "Leave the process group, if any."
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+
+def rank_and_world() -> tuple[int, int]:
+    "(rank, world size) of this process: (0, 1) outside a process group."
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 def run_on_rank0(fn, *args, **kwargs):
     """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception raised there is
