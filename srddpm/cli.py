@@ -9,7 +9,7 @@ import torch
 from .core import *
 from .data import read_image, ImageReadError, modcrop, IMAGE_SUFFIXES, HRImageFolder
 from .data import make_lr
-from .training import CheckpointError
+from .training import CheckpointError, setup_distributed, cleanup_distributed, run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from .inference import upscale
 
@@ -100,22 +100,36 @@ def cmd_upscale(args) -> int:
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #7a8395b4
-def cmd_train(args) -> int:
-    if args.resume and args.out: raise CLIError('give either --out (a new run) or --resume (an existing run), not both')
+def _train_setup(args):
+    "The recipe and the run folder of `srddpm train`, checked and created (rank 0's work under torchrun)."
     if args.config:
         cfg_path = Path(args.config)
         if not cfg_path.is_file(): raise CLIError(f'{cfg_path}: configuration file not found')
         try: cfg = RecipeConfig.from_file(cfg_path)
         except (ValueError, TypeError, KeyError) as e: raise CLIError(f'{cfg_path}: {e}') from None
-    else:
-        if args.profile and args.profile not in PROFILES: raise CLIError(f'unknown profile {args.profile!r}; valid: {", ".join(PROFILES)}')
-        if args.profile: os.environ['SRDDPM_PROFILE'] = args.profile
-        cfg = RecipeConfig.for_profile()
+    else: cfg = RecipeConfig.for_profile()
     out = Path(args.resume or args.out or f'runs/srddpm_x{cfg.scale}')
     if args.resume and not out.is_dir(): raise CLIError(f'{out}: no run to resume there')
     out.mkdir(parents=True, exist_ok=True)
-    train_srddpm(cfg, out, resume=bool(args.resume), show_progress=not args.quiet)
-    print(f'trained model written to {out / "final"}')
+    return cfg, out
+
+def cmd_train(args) -> int:
+    """Train all stages. Started by `torchrun`, every process runs this and together they train ONE data-parallel
+    run: they join torchrun's process group (nccl on GPUs, gloo on CPUs), each reads its shard of every batch, and
+    rank 0 alone checks the folder, writes and prints while the others wait."""
+    if args.resume and args.out: raise CLIError('give either --out (a new run) or --resume (an existing run), not both')
+    if args.profile and not args.config:
+        if args.profile not in PROFILES: raise CLIError(f'unknown profile {args.profile!r}; valid: {", ".join(PROFILES)}')
+        os.environ['SRDDPM_PROFILE'] = args.profile
+    if args.device: os.environ['SRDDPM_DEVICE'] = args.device          # every stage trains there
+    try: setup_distributed()                                              # a no-op outside torchrun
+    except (RuntimeError, ValueError) as e: raise CLIError(f'cannot join the torchrun process group: {e}') from None
+    try:
+        cfg, out = run_on_rank0(_train_setup, args)
+        try: train_srddpm(cfg, out, resume=bool(args.resume), show_progress=not args.quiet)
+        except FileExistsError as e: raise CLIError(str(e)) from None
+        if rank_and_world()[0] == 0: print(f'trained model written to {out / "final"}')
+    finally: cleanup_distributed()
     return 0
 
 def _eval_images(data: Path, scale: int) -> dict:
@@ -186,10 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return {'train': cmd_train, 'upscale': cmd_upscale, 'evaluate': cmd_evaluate}[args.command](args)
     except USER_ERRORS as e:
         msg = ' '.join(str(e).split()) or type(e).__name__          # always one line
-        print(f'srddpm: error: {msg}', file=sys.stderr)
+        if os.environ.get('RANK', '0') == '0': print(f'srddpm: error: {msg}', file=sys.stderr)   # once under torchrun
         return 2
     except KeyboardInterrupt:
-        print('srddpm: interrupted', file=sys.stderr)
+        if os.environ.get('RANK', '0') == '0': print('srddpm: interrupted', file=sys.stderr)
         return 130
 
 # %% ../nbs/26_cli_full_run.ipynb #04018c4d

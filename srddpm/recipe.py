@@ -16,6 +16,7 @@ from .sr_data import SRPatchDataset, sr_train_valid, valid_images
 from .architecture import SRDDPM, SRDDPMConfig
 from .losses import VGGPerceptualLoss, SRLosses, hinge_d_loss, hinge_g_loss, PatchDiscriminator, target_loss as _diff_loss
 from .training import TrainConfig, Trainer, CheckpointError, atomic_write_bytes, load_weights, read_log
+from .training import rank_and_world, run_on_rank0
 from .metrics import evaluate_sr
 from .inference import sr_sample, upscale, texture_distance
 
@@ -254,18 +255,25 @@ def _stage_dir(out_dir: Path, k: int, name: str) -> Path: return Path(out_dir) /
 
 def _done(d: Path) -> bool: return (d / 'done.json').is_file()
 
-def _run_stage(d: Path, make_trainer, resume: bool, show_progress: bool, label: str):
-    "Train one stage in `d` (resuming from its last checkpoint if asked); returns the trainer."
-    has_ckpt = (d / 'checkpoints' / 'latest.json').is_file()
+def _check_stage(d: Path, resume: bool) -> bool:
+    "Whether `d` holds a checkpoint to resume; a FileExistsError if it holds a run and `resume` is off."
     if d.exists() and any(d.iterdir()) and not resume:
         raise FileExistsError(f'{d} already holds a run: pass resume=True (CLI: --resume) to continue it, or use a new folder')
+    return (d / 'checkpoints' / 'latest.json').is_file()
+
+def _run_stage(d: Path, make_trainer, resume: bool, show_progress: bool, label: str):
+    """Train one stage in `d` (resuming from its last checkpoint if asked); returns the trainer. Under torchrun rank 0
+    checks and writes; `done.json` records the global batch, the throughput and every rank's weights' SHA-256."""
+    has_ckpt = run_on_rank0(_check_stage, d, resume)
     trainer = make_trainer(d)
     if resume and has_ckpt:
         step = trainer.resume()
-        if show_progress: print(f'{label}: resuming at step {step}')
+        if show_progress and trainer.is_main: print(f'{label}: resuming at step {step}')
     t = time.perf_counter()
     trainer.fit(show_progress=show_progress)
-    atomic_write_bytes(d / 'done.json', json.dumps(dict(step=trainer.step, seconds=time.perf_counter() - t)).encode())
+    done = dict(step=trainer.step, seconds=time.perf_counter() - t, world_size=trainer.world_size,
+                global_batch=trainer.global_batch, throughput=trainer.throughput, ranks=trainer.rank_fingerprints())
+    run_on_rank0(atomic_write_bytes, d / 'done.json', json.dumps(done, indent=1).encode())
     return trainer
 
 def build_dataset(cfg: RecipeConfig, data=None):
@@ -280,19 +288,29 @@ def build_dataset(cfg: RecipeConfig, data=None):
 def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress: bool = True, data=None) -> SRDDPM:
     """Stages 0 -> 1 -> 2 with the generic Trainer, each in `out_dir/stage{k}_{name}/`; the encoder is frozen after
     stage 0; the final EMA model goes to `out_dir/final/` (`save_srddpm`). A stage with `done.json` is loaded, not
-    retrained; an interrupted one resumes from its last checkpoint when `resume`."""
-    out_dir = Path(out_dir)
-    if not resume and any(_stage_dir(out_dir, k, n).exists() for k, n in enumerate(STAGE_NAMES)):
-        raise FileExistsError(f'{out_dir} already holds a run: pass resume=True (CLI: --resume) to continue it, or use a new folder')
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_dir / 'recipe.json', json.dumps(cfg.to_dict(), indent=1).encode())
+    retrained; an interrupted one resumes from its last checkpoint when `resume`. Started by `torchrun`, every
+    process calls it after `setup_distributed`: one data-parallel run whose global batch is each stage's batch_size
+    times the number of processes (written to recipe.json); rank 0 alone checks and writes the folder."""
+    out_dir, (rank, world) = Path(out_dir), rank_and_world()
+    def start():
+        if not resume and any(_stage_dir(out_dir, k, n).exists() for k, n in enumerate(STAGE_NAMES)):
+            raise FileExistsError(f'{out_dir} already holds a run: pass resume=True (CLI: --resume) to continue it, '
+                                  'or use a new folder')
+        out_dir.mkdir(parents=True, exist_ok=True)
+        batches = {n: st.batch_size * world for n, st in cfg.stages.items() if st is not None}
+        record = dict(cfg.to_dict(), world_size=world, global_batch=batches)
+        atomic_write_bytes(out_dir / 'recipe.json', json.dumps(record, indent=1).encode())
+        if show_progress and world > 1:
+            print(f'{world} processes, one data-parallel run; global batch per step: '
+                  + ', '.join(f'{n} {b}' for n, b in batches.items()))
+    run_on_rank0(start)
     ds = build_dataset(cfg, data)
     seed_everything(cfg.data.seed)
     model = SRDDPM(copy.deepcopy(cfg.model))
     # stage 0: the RRDB encoder, L1 regression
     st, d = cfg.stage('encoder'), _stage_dir(out_dir, 0, 'encoder')
     if st is not None:
-        if _done(d): load_weights(model.encoder, d)
+        if run_on_rank0(_done, d): load_weights(model.encoder, d)
         else:
             tr = _run_stage(d, lambda dd: Trainer(model.encoder, encoder_loss, ds, _with_dir(st, dd), model_config=cfg.model.encoder),
                             resume, show_progress, 'stage 0 (encoder)')
@@ -301,7 +319,7 @@ def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress
     # stage 1: diffusion on the rescaled residual
     st, d = cfg.stage('diffusion'), _stage_dir(out_dir, 1, 'diffusion')
     if st is not None:
-        if _done(d): load_weights(model, d)
+        if run_on_rank0(_done, d): load_weights(model, d)
         else:
             tr = _run_stage(d, lambda dd: Trainer(model, make_diffusion_loss(cfg.diffusion_loss), ds, _with_dir(st, dd), model_config=cfg.model),
                             resume, show_progress, 'stage 1 (diffusion)')
@@ -312,7 +330,7 @@ def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress
     if st is not None:
         perceptual = VGGPerceptualLoss() if cfg.adversarial.perceptual_weight > 0 else None
         pair = SRGANPair(model, make_discriminator(cfg.adversarial))
-        if _done(d): load_weights(pair, d)
+        if run_on_rank0(_done, d): load_weights(pair, d)
         else:
             tr = _run_stage(d, lambda dd: Trainer(pair, make_adversarial_loss(cfg.adversarial, perceptual, cfg.diffusion_loss), ds,
                                                   _with_dir(st, dd), parts={'g': model, 'd': pair.disc}, model_config=cfg.adversarial),
@@ -320,7 +338,7 @@ def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress
             if tr.ema is not None: tr.ema.copy_to(pair)
         model.freeze_encoder()
     model = model.cpu().eval()
-    save_srddpm(model, out_dir / 'final')
+    run_on_rank0(save_srddpm, model, out_dir / 'final')
     return model
 
 def _with_dir(st: TrainConfig, d: Path) -> TrainConfig:
