@@ -1,8 +1,8 @@
 """The browser check catches what it claims to catch, and passes a page that is right.
 
 A tiny Jupyter Book is built with the book's own configuration, extension and CSS: a page done right
-(a wide tagged equation, a wide HTML table output, a schematic from nbs/figures, a chapter linked with
-{doc}) and a page with one of each mistake (TeX left as text, a MyST role as text, typed chapter numbers,
+(a wide tagged equation, a wide HTML table output, a Markdown output with a table and $maths$, a schematic
+from nbs/figures, a chapter linked with {doc}) and a page with one of each mistake (TeX left as text, a MyST role as text, typed chapter numbers,
 stray reprs in outputs, a Markdown table printed into an output, a wide table inside a box with
 `overflow: hidden`). The same site with the book's CSS emptied shows the theme's defaults: the wide
 equation then loses its left side, and the check must say so at both window widths.
@@ -46,6 +46,9 @@ GOOD = _nb([
         '![The forward and reverse chains](figures/diffusion_chain.svg)\n'),
     _code('print(f"x = {3.21:.2f}")', [_stream('x = 3.21\n')]),
     _code('table', [_result({'text/html': WIDE_TABLE, 'text/plain': 'table'})]),
+    _code('display(Markdown(summary))', [{'output_type': 'display_data', 'metadata': {}, 'data': {
+        'text/markdown': 'Within $3\\sigma$ of a mode:\n\n| model | $\\hat x_0$ error |\n|---|---:|\n| DDPM | 0.12 |\n',
+        'text/plain': '<IPython.core.display.Markdown object>'}}]),
 ])
 
 BAD = _nb([
