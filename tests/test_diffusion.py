@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 from scipy import stats
 from srddpm.diffusion import *
+from srddpm.data import eight_gaussian_means, EIGHT_GAUSSIANS_STD
 
 @pytest.fixture(scope='module')
 def lin(): return NoiseSchedule.make('linear', 100)
@@ -167,3 +168,49 @@ def test_gaussian_kl_properties():
     assert gaussian_kl(0.3, 0.5, -0.1, 2.0).item() > 0
     m = torch.randn(5); v = torch.rand(5) + 0.1
     assert gaussian_kl(m, v, m, v).abs().max() < 1e-6
+
+def test_mode_coverage_rules():
+    means, std = eight_gaussian_means(), EIGHT_GAUSSIANS_STD
+    c = mode_coverage(means.repeat(10, 1), means, std)
+    assert c['modes_hit'] == 8 and c['high_quality_fraction'] == 1 and c['per_mode_counts'].tolist() == [10] * 8
+    far = torch.full((4, 2), 100.0)
+    c = mode_coverage(torch.cat([means[:1].repeat(4, 1), far]), means, std)
+    assert c['modes_hit'] == 1 and c['high_quality_fraction'] == 0.5
+    # a mode with fewer than min_fraction * n / K samples is not hit
+    x = torch.cat([means[:1].repeat(79, 1), means[1:2]])          # n=80, fair share 10, threshold 2
+    assert mode_coverage(x, means, std)['modes_hit'] == 1
+    with pytest.raises(ValueError): mode_coverage(torch.randn(5, 3), means, std)
+    with pytest.raises(ValueError): mode_coverage(torch.zeros(0, 2), means, std)
+
+def test_mixture_optimal_model(lin):
+    "One component is eq. (13); the output is E[eps|x_t] (checked against a fine 1-D quadrature); bad input is refused."
+    x_t, t = torch.randn(50, 1, dtype=torch.float64), torch.randint(0, 100, (50,))
+    one = gaussian_mixture_optimal_model(lin, [[0.5]], 0.3)
+    assert torch.allclose(one(x_t, t), gaussian_optimal_model(lin, 0.5, 0.3)(x_t, t), atol=1e-12)
+    mix = gaussian_mixture_optimal_model(lin, [[-1.0], [2.0]], 0.1, weights=[0.3, 0.7])
+    ab = lin.alpha_bar[40].item()
+    x0 = torch.linspace(-4, 5, 200_001, dtype=torch.float64)
+    prior = 0.3 * torch.exp(-(x0 + 1) ** 2 / 0.2) + 0.7 * torch.exp(-(x0 - 2) ** 2 / 0.2)
+    for xt in [-1.0, 0.3, 1.7]:
+        w = prior * torch.exp(-(xt - math.sqrt(ab) * x0) ** 2 / (2 * (1 - ab)))
+        x0_mean = (w * x0).sum() / w.sum()                                   # E[x0 | x_t] by quadrature
+        eps_ref = (xt - math.sqrt(ab) * x0_mean) / math.sqrt(1 - ab)
+        got = mix(torch.tensor([[xt]], dtype=torch.float64), torch.tensor([40]))
+        assert abs(got.item() - eps_ref.item()) < 1e-6, (xt, got.item(), eps_ref.item())
+    x0_pred = gaussian_mixture_optimal_model(lin, [[-1.0], [2.0]], 0.1, prediction_type='x0')
+    assert torch.allclose(lin.predict_eps(x_t, t, x0_pred(x_t, t), 'x0'),
+                          gaussian_mixture_optimal_model(lin, [[-1.0], [2.0]], 0.1)(x_t, t), atol=1e-9)
+    with pytest.raises(ValueError): gaussian_mixture_optimal_model(lin, [0.0, 1.0], 0.1)
+    with pytest.raises(ValueError): gaussian_mixture_optimal_model(lin, [[0.0]], 0.1, weights=[0.5])
+    with pytest.raises(ValueError): gaussian_mixture_optimal_model(lin, [[0.0]], 0.1, prediction_type='score')
+    with pytest.raises(ValueError): one(torch.randn(4, 2, dtype=torch.float64), torch.zeros(4, dtype=torch.long))
+
+def test_train_diffusion_callback_steps_and_same_training(lin):
+    "The callback sees steps 0, every, 2 every, ...; it neither changes the training nor counts as training time."
+    data = torch.randn(500, 2)
+    def run(**kw):
+        torch.manual_seed(0); m = MLPDenoiser(2, hidden=16, n_blocks=1)
+        return train_diffusion(m, data, lin, n_steps=10, batch_size=32, show_progress=False, **kw)['loss']
+    calls = []
+    with_cb = run(callback=lambda step, model: calls.append((step, model.training)), every=4)
+    assert calls == [(0, True), (4, True), (8, True)] and with_cb == run()
