@@ -187,7 +187,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'srddpm.gan.gaussian_mixture_sampler': ('gan.html#gaussian_mixture_sampler', 'srddpm/gan.py'),
                             'srddpm.gan.generator_loss': ('gan.html#generator_loss', 'srddpm/gan.py'),
                             'srddpm.gan.jensen_shannon_1d': ('gan.html#jensen_shannon_1d', 'srddpm/gan.py'),
-                            'srddpm.gan.mode_coverage': ('gan.html#mode_coverage', 'srddpm/gan.py'),
                             'srddpm.gan.sample_generator': ('gan.html#sample_generator', 'srddpm/gan.py'),
                             'srddpm.gan.train_gan': ('gan.html#train_gan', 'srddpm/gan.py')},
             'srddpm.inference': { 'srddpm.inference._check_tile': ('inference.html#_check_tile', 'srddpm/inference.py'),

@@ -8,10 +8,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import *
+from .diffusion import mode_coverage   # the diffusion chapter's count of modes
 
 # %% auto #0
 __all__ = ['MLPGenerator', 'MLPDiscriminator', 'discriminator_loss', 'fit_discriminator', 'gaussian_mixture_sampler',
-           'jensen_shannon_1d', 'generator_loss', 'sample_generator', 'train_gan', 'mode_coverage']
+           'jensen_shannon_1d', 'generator_loss', 'sample_generator', 'train_gan']
 
 # %% ../nbs/13_gan.ipynb #f0b9e5ba
 def _mlp(in_dim: int, hidden: int, out_dim: int, n_layers: int, act) -> nn.Sequential:
@@ -114,10 +115,12 @@ def sample_generator(G: nn.Module, n: int, z_dim: int | None = None, generator: 
 def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batch_size: int = 256,
               lr: float = 2e-4, loss_kind: str = 'non_saturating', z_dim: int | None = None,
               generator: torch.Generator | None = None, callback=None, every: int = 100,
-              betas: tuple = (0.5, 0.999), d_loss_fn=None, g_loss_fn=None, desc: str = 'GAN') -> dict:
-    """Alternate one D step and one G step for `n_steps`; `sample_real(n, generator)` draws real data.
+              betas: tuple = (0.5, 0.999), d_loss_fn=None, g_loss_fn=None, desc: str = 'GAN',
+              g_steps: int = 1) -> dict:
+    """Alternate one D step and `g_steps` G steps (default 1), `n_steps` times; `sample_real(n, generator)` draws data.
     `d_loss_fn(real_logits, fake_logits)` / `g_loss_fn(fake_logits)` override the default losses (e.g. hinge).
     Returns the history: per step 'd_loss', 'g_loss', 'd_real' and 'd_fake' (mean logits of the batch)."""
+    if g_steps < 1: raise ValueError(f'g_steps must be >= 1, got {g_steps}')
     z_dim = z_dim or G.z_dim
     d_loss_fn = d_loss_fn or discriminator_loss
     g_loss_fn = g_loss_fn or (lambda logits: generator_loss(logits, loss_kind))
@@ -136,24 +139,10 @@ def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batc
         fake_logits = D(fake)                                                # D just changed: fresh logits
         g_loss = g_loss_fn(fake_logits)
         opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
+        for _ in range(g_steps - 1):                                         # extra G steps on fresh noise
+            fake_logits = D(G(torch.randn(batch_size, z_dim, generator=generator).to(dev)))
+            g_loss = g_loss_fn(fake_logits)
+            opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
         for k, v in zip(hist, (d_loss, g_loss, real_logits.mean(), fake_logits.mean())): hist[k].append(v.item())
         if callback is not None and step % every == 0: callback(step, G, D)
     return hist
-
-# %% ../nbs/13_gan.ipynb #cca0ebd9
-def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std: float = 3.0,
-                  min_fraction: float = 0.2) -> dict:
-    """Mode coverage of `samples` (n, d) for a mixture with centres `means` (K, d) and component std `std`.
-    High quality: within `n_std`·std of the nearest centre. A mode is hit when it gets >= `min_fraction`·n/K
-    high-quality samples. Returns modes_hit, high_quality_fraction, per_mode_counts (K,)."""
-    samples, means = torch.as_tensor(samples, dtype=torch.float32), torch.as_tensor(means, dtype=torch.float32)
-    if samples.ndim != 2 or means.ndim != 2 or samples.shape[1] != means.shape[1]:
-        raise ValueError(f'samples (n, d) and means (K, d) must agree, got {tuple(samples.shape)} and {tuple(means.shape)}')
-    n, K = len(samples), len(means)
-    if n == 0: raise ValueError('no samples')
-    dist = torch.cdist(samples, means)
-    d_min, nearest = dist.min(1)
-    good = d_min <= n_std * std
-    counts = torch.bincount(nearest[good], minlength=K)
-    return dict(modes_hit=int((counts >= min_fraction * n / K).sum()), high_quality_fraction=good.float().mean().item(),
-                per_mode_counts=counts)

@@ -41,19 +41,6 @@ def test_jsd_limits():
     assert abs(jensen_shannon_1d(p, p, x)) < 1e-9
     assert abs(jensen_shannon_1d(p, lambda t: stats.norm.pdf(t, 20, 1), x) - math.log(2)) < 1e-6
 
-def test_mode_coverage_rules():
-    means, std = eight_gaussian_means(), EIGHT_GAUSSIANS_STD
-    c = mode_coverage(means.repeat(10, 1), means, std)
-    assert c['modes_hit'] == 8 and c['high_quality_fraction'] == 1 and c['per_mode_counts'].tolist() == [10] * 8
-    far = torch.full((4, 2), 100.0)
-    c = mode_coverage(torch.cat([means[:1].repeat(4, 1), far]), means, std)
-    assert c['modes_hit'] == 1 and c['high_quality_fraction'] == 0.5
-    # a mode with fewer than min_fraction * n / K samples is not hit
-    x = torch.cat([means[:1].repeat(79, 1), means[1:2]])          # n=80, fair share 10, threshold 2
-    assert mode_coverage(x, means, std)['modes_hit'] == 1
-    with pytest.raises(ValueError): mode_coverage(torch.randn(5, 3), means, std)
-    with pytest.raises(ValueError): mode_coverage(torch.zeros(0, 2), means, std)
-
 def test_train_gan_history_and_callback():
     torch.manual_seed(0)
     G, D = MLPGenerator(hidden=16), MLPDiscriminator(hidden=16)
@@ -64,6 +51,19 @@ def test_train_gan_history_and_callback():
     x = sample_generator(G, 10, generator=torch.Generator().manual_seed(0))
     assert x.shape == (10, 2) and G.training
     assert torch.equal(x, sample_generator(G, 10, generator=torch.Generator().manual_seed(0)))
+
+def test_train_gan_g_steps():
+    "g_steps=1 is the default loop (same numbers); g_steps=3 moves G further per D step; 0 is refused."
+    def run(**kw):
+        torch.manual_seed(0)
+        G, D = MLPGenerator(hidden=16), MLPDiscriminator(hidden=16)
+        h = train_gan(G, D, gaussian_mixture_sampler(eight_gaussian_means(), 0.2), n_steps=6, batch_size=16,
+                      generator=torch.Generator().manual_seed(0), **kw)
+        return h, G
+    h1, G1 = run(); h1b, _ = run(g_steps=1); h3, G3 = run(g_steps=3)
+    assert h1 == h1b and len(h3['g_loss']) == 6
+    assert not all(torch.equal(a, b) for a, b in zip(G1.parameters(), G3.parameters()))
+    with pytest.raises(ValueError): run(g_steps=0)
 
 def test_fit_discriminator_learns_separable():
     torch.manual_seed(0)
