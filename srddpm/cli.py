@@ -2,7 +2,7 @@
 
 # %% ../nbs/26_cli_full_run.ipynb #7d5b3949
 from __future__ import annotations
-import argparse, os, sys, tempfile, time
+import argparse, gc, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -11,11 +11,12 @@ from .data import read_image, ImageReadError, modcrop, IMAGE_SUFFIXES, HRImageFo
 from .data import make_lr
 from .training import CheckpointError, setup_distributed, cleanup_distributed, run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
-from .inference import upscale
+from . import __version__
+from .inference import upscale, check_tile, tile_multiple, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'cmd_upscale', 'cmd_train', 'cmd_evaluate',
-           'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'is_out_of_memory', 'tile_that_fits',
+           'cmd_upscale', 'cmd_train', 'cmd_evaluate', 'build_parser', 'main']
 
 # %% ../nbs/26_cli_full_run.ipynb #77c5a157
 class CLIError(Exception):
@@ -69,8 +70,34 @@ def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
 
 def _check_counts(args):
     if args.steps is not None and args.steps < 1: raise CLIError(f'--steps must be at least 1, got {args.steps}')
-    if args.tile is not None and args.tile < 8: raise CLIError(f'--tile must be at least 8 LR pixels, got {args.tile}')
     if args.project < 0: raise CLIError(f'--project must be 0 (off) or more iterations, got {args.project}')
+
+def _check_tile_arg(tile, model):
+    "The library's own tile check (`check_tile`), worded for the command line."
+    try: check_tile(tile, UPSCALE_OVERLAP, tile_multiple(model))
+    except ValueError: raise CLIError(f'--tile must be at least {UPSCALE_OVERLAP + tile_multiple(model)} LR pixels '
+                                      f'(tiles overlap by {UPSCALE_OVERLAP}), got {tile}') from None
+
+def is_out_of_memory(e: BaseException) -> bool:
+    "Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's CPU allocator giving up."
+    msg = str(e).lower()
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in msg or 'out of memory' in msg))
+
+def tile_that_fits(method: str, model, scale: int, tile: int) -> int | None:
+    """The largest tile below `tile` (halving each time) with which one denoising step on one tile succeeds on this
+    machine now, or None: what to suggest after running out of memory."""
+    t = tile // 2
+    while t >= UPSCALE_OVERLAP + tile_multiple(model):
+        gc.collect()
+        try:
+            upscale(torch.zeros(1, 3, t, t), method, model, scale, tile=t, overlap=UPSCALE_OVERLAP, n_steps=1,
+                    show_progress=False)
+            return t
+        except Exception as e:
+            if not is_out_of_memory(e): raise
+        t //= 2
+    return None
 
 def cmd_upscale(args) -> int:
     inputs = [Path(p) for p in args.inputs]
@@ -86,17 +113,30 @@ def cmd_upscale(args) -> int:
                            '(a folder written by `srddpm train`) or use --method bicubic')
         model = load_srddpm(ckpt, device=get_device(args.device))
         if model.config.scale != args.scale:
-            raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, not x{args.scale}: pass --scale {model.config.scale}')
+            raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, not x{args.scale}: '
+                           f'pass --scale {model.config.scale}')
+    _check_tile_arg(args.tile, model)
     seed_everything(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     for img, src, dst in zip(images, inputs, outputs):
-        lr = image_to_tensor(img, (-1, 1))[None]
-        with Timer() as t:
-            sr = upscale(lr, method=args.method, model=model, scale=args.scale, n_steps=args.steps, tile=args.tile,
-                         eta=args.eta, n_average=args.average, project=args.project, generator=g, show_progress=not args.quiet)
-        write_image_atomic(dst, tensor_to_image(sr[0], (-1, 1)))
+        try:
+            with Timer() as t:
+                sr = upscale(img, method=args.method, model=model, scale=args.scale, n_steps=args.steps,
+                             tile=args.tile, overlap=UPSCALE_OVERLAP, eta=args.eta, n_average=args.average,
+                             project=args.project, generator=g, show_progress=not args.quiet)
+        except Exception as e:
+            if not is_out_of_memory(e): raise
+            del e
+            fits = tile_that_fits(args.method, model, args.scale, args.tile)
+            hint = (f'--tile {fits} fits: rerun with it' if fits else
+                    'no tile fits: free some memory, or use --method bicubic')
+            raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with --tile {args.tile}; '
+                           f'{hint}') from None
+        write_image_atomic(dst, sr)
         if not args.quiet:
-            print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[-1]}x{sr.shape[-2]}, {args.method}, {t.seconds:.1f} s)')
+            mp = sr.shape[0] * sr.shape[1] / 1e6
+            print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, {args.method}, '
+                  f'{t.seconds:.1f} s, {t.seconds / mp:.1f} s per output megapixel)')
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #7a8395b4
@@ -145,15 +185,14 @@ def cmd_evaluate(args) -> int:
     model = load_srddpm(ckpt, device=get_device(args.device))
     images = _eval_images(Path(args.data), model.config.scale)
     _check_counts(args)
+    _check_tile_arg(args.tile, model)
     s, gen = model.config.scale, lambda: torch.Generator().manual_seed(args.seed)
+    kw = dict(model=model, scale=s, tile=args.tile, overlap=UPSCALE_OVERLAP)
+    bp = f', +BP{args.project}' if args.project else ''
     methods = {'bicubic': lambda lr: upscale(lr, 'bicubic', scale=s),
-               'regression': lambda lr: upscale(lr, 'regression', model=model, scale=s, tile=args.tile),
-               f'SRDDPM (DDIM-{args.steps})': lambda lr: upscale(lr, 'srddpm', model=model, scale=s, n_steps=args.steps,
-                                                                tile=args.tile, generator=gen(), show_progress=False)}
-    if args.project:
-        methods[f'SRDDPM (DDIM-{args.steps}, +BP{args.project})'] = lambda lr: upscale(
-            lr, 'srddpm', model=model, scale=s, n_steps=args.steps, tile=args.tile, generator=gen(), show_progress=False,
-            project=args.project)
+               'regression' + bp.replace(', ', ' '): lambda lr: upscale(lr, 'regression', project=args.project, **kw),
+               f'SRDDPM (DDIM-{args.steps}{bp})': lambda lr: upscale(lr, 'srddpm', n_steps=args.steps, generator=gen(),
+                                                                    show_progress=False, project=args.project, **kw)}
     rows = evaluate_methods(methods, images, s, verbose=not args.quiet)
     print(format_table(rows))
     return 0
@@ -161,6 +200,7 @@ def cmd_evaluate(args) -> int:
 # %% ../nbs/26_cli_full_run.ipynb #fbd8cfe7
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='srddpm', description='SRDDPM: diffusion super-resolution (train, upscale, evaluate).')
+    p.add_argument('--version', action='version', version=f'srddpm {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train SRDDPM (all stages) from a configuration')
     t.add_argument('--config', help='TOML configuration (configs/*.toml); default: the preset of the profile')
@@ -171,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('inputs', nargs='+', help='input images')
     u.add_argument('-o', '--output', required=True, help='output image (one input) or existing folder')
     u.add_argument('--scale', type=int, default=4)
-    u.add_argument('--steps', type=int, default=50, help='DDIM sampling steps (default 50)')
-    u.add_argument('--tile', type=int, default=256, help='tile size in LR pixels (memory bound; default 256)')
+    u.add_argument('--steps', type=int, default=UPSCALE_STEPS, help=f'DDIM sampling steps (default {UPSCALE_STEPS})')
+    u.add_argument('--tile', type=int, default=UPSCALE_TILE,
+                   help=f'tile size in LR pixels: memory is bounded by the tile, not the image (default {UPSCALE_TILE})')
     u.add_argument('--method', choices=('srddpm', 'regression', 'bicubic'), default='srddpm')
     u.add_argument('--checkpoint', help='folder written by `srddpm train` (its final/ subfolder) or a model.safetensors')
     u.add_argument('--eta', type=float, default=0.0, help='DDIM eta: 0 deterministic, 1 DDPM-like')
@@ -180,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser('evaluate', help='evaluate on a folder of HR images (or a DIV2K root)')
     e.add_argument('--data', required=True)
     e.add_argument('--checkpoint')
-    e.add_argument('--steps', type=int, default=20)
-    e.add_argument('--tile', type=int, default=256)
+    e.add_argument('--steps', type=int, default=UPSCALE_STEPS)
+    e.add_argument('--tile', type=int, default=UPSCALE_TILE)
     for q in (u, e):
         q.add_argument('--project', type=int, default=3,
                        help='back-projection iterations onto the LR input after SRDDPM/regression (0 = off; default 3)')

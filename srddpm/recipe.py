@@ -170,7 +170,9 @@ def _merge(base: dict, over: dict, where: str, allowed=None):
     return base
 
 # %% ../nbs/25_srddpm.ipynb #4fa4f57f
-MODEL_FORMAT = 'srddpm-model-v1'
+MODEL_FORMAT = 'srddpm-model-v2'
+# v1 folders were written before the denoiser could be local: GroupNorm, a U-Net at the HR size
+_V1_DENOISER = dict(norm=True, space_to_depth=1)
 
 def save_srddpm(model: SRDDPM, path_dir) -> Path:
     "Write `model.safetensors` (weights) and `config.json` (SRDDPMConfig, scale, format) to `path_dir`, each atomically."
@@ -191,8 +193,11 @@ def load_srddpm(path, device=None) -> SRDDPM:
         if not f.is_file(): raise CheckpointError(f'{f}: missing (expected a folder written by save_srddpm)')
     try: meta = json.loads(cfg_file.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{cfg_file}: truncated or corrupted JSON ({e})') from None
-    if not isinstance(meta, dict) or meta.get('format') != MODEL_FORMAT:
-        raise CheckpointError(f'{cfg_file}: not an SRDDPM model folder (format {meta.get("format") if isinstance(meta, dict) else None!r})')
+    fmt = meta.get('format') if isinstance(meta, dict) else None
+    if fmt not in (MODEL_FORMAT, 'srddpm-model-v1'):
+        raise CheckpointError(f'{cfg_file}: not an SRDDPM model folder (format {fmt!r})')
+    if fmt == 'srddpm-model-v1' and isinstance(meta.get('config'), dict) and isinstance(meta['config'].get('denoiser'), dict):
+        meta['config']['denoiser'] = {**_V1_DENOISER, **meta['config']['denoiser']}
     size = w_file.stat().st_size
     if 'bytes' in meta and size != meta['bytes']: raise CheckpointError(f'{w_file}: {size} bytes instead of {meta["bytes"]}: truncated or altered')
     try: config = SRDDPMConfig.from_dict(meta['config'])

@@ -1,10 +1,11 @@
-"srddpm.inference: sr_sample / upscale arguments, tiled = untiled on one tile, tiles of any size."
+"srddpm.inference: sr_sample / upscale arguments, tiles that do not change the result, memory bounded by the tile."
+import json, subprocess, sys
 import numpy as np
 import pytest
 import torch
 from srddpm.inference import *
 from srddpm.architecture import SRDDPM, SRDDPMConfig
-from srddpm.sr_data import bicubic_up
+from srddpm.data import bicubic_up, make_lr
 
 @pytest.fixture(scope='module')
 def model():
@@ -24,23 +25,61 @@ def test_one_tile_equals_untiled(model, sampler, n):
     b = sr_sample(model, lr_img(), n_steps=n, sampler=sampler, generator=g(), tile=16, show_progress=False)
     assert torch.equal(a, b)
 
-def test_matches_model_sample(model):
+def test_matches_model_sample_from_block_noise(model):
     a = sr_sample(model, lr_img(), n_steps=4, generator=torch.Generator().manual_seed(1), show_progress=False)
-    b = model.sample(lr_img(), n_steps=4, generator=torch.Generator().manual_seed(1), show_progress=False)
+    g = torch.Generator().manual_seed(1)
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=g))
+    b = model.sample(lr_img(), n_steps=4, generator=g, show_progress=False, x_T=block_noise(seed, 1, 3, (0, 24, 0, 40)))
     assert torch.equal(a, b)
 
-def test_tiles_odd_sizes(model):
-    out = sr_sample(model, lr_img(7, 11), n_steps=2, tile=4, overlap=1, generator=torch.Generator().manual_seed(0), show_progress=False)
+def test_block_noise_is_a_function_of_the_pixel():
+    full = block_noise(3, 2, 3, (0, 100, 0, 70))
+    assert full.shape == (2, 3, 100, 70)
+    for win in [(5, 37, 0, 70), (31, 33, 63, 70), (64, 100, 32, 64)]:
+        y0, y1, x0, x1 = win
+        assert torch.equal(block_noise(3, 2, 3, win), full[..., y0:y1, x0:x1])
+    assert not torch.equal(block_noise(4, 2, 3, (0, 100, 0, 70)), full)
+    assert abs(full.mean()) < 0.05 and abs(full.std() - 1) < 0.05
+
+def test_tiles_start_on_the_models_grid(model):
+    assert model.lr_multiple == 2                       # f = 2, three U-Net levels, x4
+    for L in (17, 40, 99):
+        for a in tile_starts(L, 9, 3, model.lr_multiple): assert a % 2 == 0
+    out = sr_sample(model, lr_img(7, 11), n_steps=2, tile=5, overlap=1, generator=torch.Generator().manual_seed(0),
+                    show_progress=False)
     assert out.shape == (1, 3, 28, 44) and torch.isfinite(out).all() and out.abs().max() <= 1
+
+def test_tile_size_changes_only_the_blend(model):
+    "A local denoiser on its grid: any two tilings agree far beyond 8-bit precision (PSNR between them > 60 dB)."
+    lr = lr_img(24, 40)
+    g = lambda: torch.Generator().manual_seed(1)
+    whole = sr_sample(model, lr, n_steps=4, generator=g(), show_progress=False)
+    for tile, overlap in [(8, 4), (12, 4), (16, 8)]:
+        tiled = sr_sample(model, lr, n_steps=4, generator=g(), tile=tile, overlap=overlap, show_progress=False)
+        mse = float(((tiled - whole) ** 2).mean())
+        assert 10 * np.log10(4 / mse) > 60, (tile, overlap, mse)
 
 def test_seed_changes_sample_and_ddim_deterministic(model):
     s = lambda seed: sr_sample(model, lr_img(), n_steps=3, generator=torch.Generator().manual_seed(seed), show_progress=False)
     assert torch.equal(s(1), s(1)) and not torch.equal(s(1), s(2))
 
+def test_progress_counts_steps_of_every_tile(model, monkeypatch):
+    import srddpm.inference as inf
+    bars = []
+    class Bar:
+        def __init__(self, total=None, **kw): self.total, self.n = total, 0; bars.append(self)
+        def update(self, k): self.n += k
+        def close(self): pass
+    monkeypatch.setattr(inf, 'progress', lambda **kw: Bar(**kw))
+    sr_sample(model, lr_img(16, 24), n_steps=3, n_average=2, tile=8, overlap=2, generator=torch.Generator().manual_seed(0))
+    n_tiles = len(tile_starts(16, 8, 2, 2)) * len(tile_starts(24, 8, 2, 2))
+    assert bars[0].total == bars[0].n == n_tiles * 2 * 3
+
 def test_bad_arguments(model):
     with pytest.raises(ValueError, match='sampler'): sr_sample(model, lr_img(), sampler='euler')
     with pytest.raises(ValueError, match='n_average'): sr_sample(model, lr_img(), n_average=0)
     with pytest.raises(ValueError, match='tile'): sr_sample(model, lr_img(), tile=4, overlap=4)
+    with pytest.raises(ValueError, match='tile'): sr_sample(model, lr_img(), tile=5, overlap=4)   # 5 - 4 < grid 2
     with pytest.raises(ValueError, match='shape'): sr_sample(model, torch.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match='method'): upscale(lr_img(), 'nearest')
     with pytest.raises(ValueError, match='scale'): upscale(lr_img(), 'bicubic', scale=3)
@@ -48,6 +87,8 @@ def test_bad_arguments(model):
     with pytest.raises(ValueError, match='needs a model'): upscale(lr_img(), 'srddpm')
     with pytest.raises(ValueError, match='uint8'): upscale(np.zeros((4, 4, 3), np.float32), 'bicubic')
     with pytest.raises(TypeError): upscale([1, 2], 'bicubic')
+    with pytest.raises(ValueError, match='tile'): check_tile(8, 8, 1)
+    check_tile(9, 8, 1); check_tile(None, 8, 4)
 
 def test_upscale_methods(model):
     x = lr_img()
@@ -55,11 +96,14 @@ def test_upscale_methods(model):
     torch.testing.assert_close(upscale(x, 'regression', model), model.encoder(x).clamp(-1, 1))
     tiled = upscale(x, 'regression', model, tile=4, overlap=2)
     assert tiled.shape == (1, 3, 24, 40)
-    arr = upscale((np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8), 'srddpm', model, n_steps=2, show_progress=False)
+    u8 = (np.random.default_rng(0).random((6, 10, 3)) * 255).astype(np.uint8)
+    arr = upscale(u8, 'srddpm', model, n_steps=2, show_progress=False, generator=torch.Generator().manual_seed(0))
+    ten = upscale(torch.from_numpy(u8).permute(2, 0, 1)[None].float() / 127.5 - 1, 'srddpm', model, n_steps=2,
+                  show_progress=False, generator=torch.Generator().manual_seed(0))
     assert arr.dtype == np.uint8 and arr.shape == (24, 40, 3)
+    assert np.array_equal(arr, ((ten[0].permute(1, 2, 0) + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy())
 
 def _lr_residual(sr, lr, s=4):
-    from srddpm.sr_data import make_lr
     return float((make_lr(sr, s, clamp=False) - lr).norm())
 
 def test_lr_project_contracts_residual():
@@ -85,3 +129,36 @@ def test_upscale_project_raises_lr_consistency(model):
     assert _lr_residual(b, lr) < 0.5 * _lr_residual(a, lr)
     # bicubic is the baseline: never projected
     assert torch.equal(upscale(lr, 'bicubic', scale=4, project=3), upscale(lr, 'bicubic', scale=4))
+
+_PEAK = r'''
+import json, sys, numpy as np, torch
+from srddpm.architecture import SRDDPM, SRDDPMConfig
+from srddpm.inference import upscale
+a = json.loads(sys.argv[1])
+torch.set_num_threads(1); torch.manual_seed(0)
+model = SRDDPM(SRDDPMConfig.for_profile(a['profile'])).eval()
+lr = (np.random.default_rng(0).random((a['h'], a['w'], 3)) * 255).astype(np.uint8)
+upscale(lr[:16, :16], 'srddpm', model, 4, n_steps=1, tile=16, show_progress=False)     # warm-up: allocator, caches
+hwm = lambda: int([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]) / 1024
+open('/proc/self/clear_refs', 'w').write('5')                                            # reset the high-water mark
+before = hwm()
+out = upscale(lr, 'srddpm', model, 4, n_steps=1, tile=a['tile'], overlap=8, show_progress=False)
+print(json.dumps(dict(extra_mb=hwm() - before, shape=list(out.shape))))
+'''
+
+def _extra_mb(h, w, tile, profile='ci'):
+    r = subprocess.run([sys.executable, '-c', _PEAK, json.dumps(dict(h=h, w=w, tile=tile, profile=profile))], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert d['shape'] == [4 * h, 4 * w, 3]
+    return d['extra_mb']
+
+def test_peak_memory_does_not_grow_with_the_image_at_a_fixed_tile():
+    "Two photos, 0.07 and 0.6 output megapixels, one tile size: the same peak memory within a small margin."
+    small, large = _extra_mb(64, 64, 48), _extra_mb(192, 192, 48)
+    # the large output alone is 0.75 MB of uint8 more; a band of rows a few MB; everything else is per tile
+    assert large <= small * 1.15 + 25, (small, large)
+    # the check can fail: without tiles the peak follows the image (a float HR image alone is 12 MB per MP)
+    untiled = _extra_mb(192, 192, None)
+    assert untiled > large + 60, (large, untiled)
