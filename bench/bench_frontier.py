@@ -16,38 +16,21 @@ import argparse, copy, dataclasses, json, os, platform, time
 from pathlib import Path
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from srddpm.core import seed_everything, image_to_tensor
-from srddpm.architecture import SRDDPM, SRDDPMConfig
+from srddpm.architecture import SRDDPM, SRDDPMConfig, denoiser_gflop
 from srddpm.recipe import RecipeConfig, build_dataset, encoder_loss, make_diffusion_loss, evaluate_methods
 from srddpm.recipe import save_srddpm, load_srddpm
 from srddpm.training import Trainer
 from srddpm.sr_data import valid_images
-from srddpm.inference import upscale
+from srddpm.inference import upscale, PeakMemory
 
 # (name, overrides of the denoiser config, prediction type); the book's preset is 'local f=2, 32 ch, v'
 LAYOUTS = [
-    ('local f=1, 32 ch, v', dict(space_to_depth=1), 'v'),
     ('local f=2, 32 ch, v', dict(space_to_depth=2), 'v'),
     ('local f=2, 32 ch, x0', dict(space_to_depth=2), 'x0'),
     ('local f=4, 64 ch, v', dict(space_to_depth=4, base_ch=64), 'v'),
+    ('local f=1, 32 ch, v', dict(space_to_depth=1), 'v'),
 ]
-
-def peak_rss_reset():
-    "Reset the kernel's RSS high-water mark of this process (Linux: /proc/self/clear_refs)."
-    with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-
-def peak_rss_mb() -> float:
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
-    return float('nan')
-
-def gflop_per_mp_step(model, lr_px=64) -> float:
-    lr = torch.zeros(1, 3, lr_px, lr_px)
-    with torch.no_grad():
-        ref, cond = model.prepare(lr)
-        with FlopCounterMode(display=False) as fc: model.denoise(torch.zeros_like(ref), torch.tensor([1]), cond)
-    return fc.get_total_flops() / 1e9 / (ref.shape[-1] * ref.shape[-2] / 1e6)
 
 def train(cfg, enc_state, ds, steps, seed, name):
     seed_everything(seed)
@@ -68,6 +51,7 @@ def train(cfg, enc_state, ds, steps, seed, name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--enc-steps', type=int, default=3000)
+    ap.add_argument('--encoder-from', type=Path, help='take the frozen encoder from this model folder instead of training one')
     ap.add_argument('--diff-steps', type=int, default=1500)
     ap.add_argument('--steps', default='5,10,20,50', help='DDIM steps to score')
     ap.add_argument('--tile', type=int, default=128)
@@ -85,7 +69,10 @@ def main():
     images = valid_images(4)
     # stage 0, shared by every layout
     enc_file = a.out / f'encoder_{a.enc_steps}.pt'
-    if enc_file.is_file(): enc_state = torch.load(enc_file, weights_only=True)
+    if a.encoder_from:
+        enc_state = load_srddpm(a.encoder_from, 'cpu').encoder.state_dict()
+        a.enc_steps = f'{a.encoder_from}'
+    elif enc_file.is_file(): enc_state = torch.load(enc_file, weights_only=True)
     else:
         seed_everything(0)
         m = SRDDPM(SRDDPMConfig.for_profile('book'))
@@ -110,16 +97,15 @@ def main():
             model, train_s = train(cfg, enc_state, ds, a.diff_steps, 1, name)
             save_srddpm(model, folder)
         models[name] = model
-        gf = gflop_per_mp_step(model)
+        gf = denoiser_gflop(model.config)
         for n in steps:
             fn = lambda lr, n=n: upscale(lr, 'srddpm', model, 4, n_steps=n, tile=a.tile, overlap=a.overlap, project=3,
                                          generator=torch.Generator().manual_seed(0), show_progress=False)
-            peak_rss_reset(); before = peak_rss_mb()
-            res = [r for r in evaluate_methods({name: fn}, images, 4, lpips=False, verbose=False) if r['image'] == 'mean']
-            peak = peak_rss_mb()
+            with PeakMemory() as pm:
+                res = [r for r in evaluate_methods({name: fn}, images, 4, lpips=False, verbose=False) if r['image'] == 'mean']
             mp = sum(v.shape[0] * v.shape[1] for v in images.values()) / 1e6
             secs = res[0]['seconds'] * len(images)
-            rows.append(dict(layout=name, gflop=gf, steps=n, s_per_mp=secs / mp, peak=peak, above=peak - before, **res[0]))
+            rows.append(dict(layout=name, gflop=gf, steps=n, s_per_mp=secs / mp, above=pm.mb, **res[0]))
             r = rows[-1]
             print(f"  {name} DDIM-{n}: {r['psnr_y']:.2f} dB, {r['s_per_mp']:.0f} s/MP", flush=True)
     base_rows = [r for r in evaluate_methods({'bicubic': lambda lr: upscale(lr, 'bicubic', scale=4),
@@ -127,7 +113,8 @@ def main():
                                                                                project=3)},
                                              images, 4, lpips=False, verbose=False) if r['image'] == 'mean']
     sizes = ', '.join(f'{k} {v.shape[1]}x{v.shape[0]}' for k, v in images.items())
-    print(f'\n# SRDDPM x4 speed-quality frontier | encoder {a.enc_steps} + diffusion {a.diff_steps} steps per layout, '
+    print(f'\n# SRDDPM x4 speed-quality frontier | encoder: {a.enc_steps} (steps, or the folder it came from); '
+          f'diffusion {a.diff_steps} steps per layout, '
           f'64-px patches, batch 16 | {platform.processor() or platform.machine()} CPU, {a.threads} threads, '
           f'torch {torch.__version__} | load average {os.getloadavg()[0]:.1f} | held-out photos at full size ({sizes}), '
           f'tile {a.tile} / overlap {a.overlap} LR px, DDIM + 3 back-projections')
@@ -141,7 +128,7 @@ def main():
         print(f"| {r['layout']} | {r['gflop']:.0f} | {r['steps']} | {r['s_per_mp']:.1f} | {r['above']:.0f} "
               f"| {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {r['texture']:.2f} | {r['lr_psnr']:.2f} |")
     # a lever that changes speed, not the result: the memory layout of the weights and activations
-    model = models[chosen[min(1, len(chosen) - 1)][0]]
+    model = models[chosen[0][0]]
     lr = image_to_tensor(np.asarray(next(iter(images.values()))), (-1, 1))[None]
     lr = lr[..., ::4, ::4].contiguous()
     n = 10
@@ -152,7 +139,7 @@ def main():
         return time.perf_counter() - t
     cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
     timed(model); timed(cl)
-    print(f'\n| memory layout ({chosen[min(1, len(chosen) - 1)][0]}, DDIM-{n}, one held-out photo, best of 3) | seconds |')
+    print(f'\n| memory layout ({chosen[0][0]}, DDIM-{n}, one held-out photo, best of 3) | seconds |')
     print('|---|---|')
     print(f'| contiguous (NCHW, the default) | {min(timed(model) for _ in range(3)):.2f} |')
     print(f'| channels_last weights | {min(timed(cl) for _ in range(3)):.2f} |')

@@ -14,7 +14,8 @@ from .unet import UNet
 
 # %% auto #0
 __all__ = ['RESIDUAL_SCALE', 'PREDICTION_TYPES', 'RESIDUAL_REFERENCES', 'MODEL_PRESETS', 'ResidualDenseBlock', 'RRDB',
-           'RRDBEncoder', 'count_params', 'train_l1', 'EncoderConfig', 'DenoiserConfig', 'SRDDPMConfig', 'SRDDPM']
+           'RRDBEncoder', 'count_params', 'train_l1', 'EncoderConfig', 'DenoiserConfig', 'SRDDPMConfig', 'SRDDPM',
+           'denoiser_gflop']
 
 # %% ../nbs/21_architecture.ipynb #3a918449
 class ResidualDenseBlock(nn.Module):
@@ -323,3 +324,14 @@ class SRDDPM(nn.Module):
         res = _sample(fn, ref.shape, sch, n_steps=n_steps, generator=generator, cond=dict(cond=cond),
                       show_progress=show_progress, device=lr.device, dtype=lr.dtype, x_T=x_T)
         return self.from_residual(res, lr, ref).clamp(-1, 1)
+
+# %% ../nbs/21_architecture.ipynb #badec5d1
+def denoiser_gflop(config: SRDDPMConfig, lr_px: int = 64) -> float:
+    """GFLOP of one denoiser evaluation per output megapixel, for an `lr_px`×`lr_px` LR tile: counted by torch's
+    FLOP counter on the meta device (shapes only, no memory or time spent)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    m = SRDDPM(config).to('meta')
+    ref, cond = m.prepare(torch.zeros(1, 3, lr_px, lr_px, device='meta'))
+    with FlopCounterMode(display=False) as fc:
+        m.denoise(torch.zeros_like(ref), torch.tensor([1], device='meta'), cond)
+    return fc.get_total_flops() / 1e9 / (ref.shape[-2] * ref.shape[-1] / 1e6)
