@@ -31,9 +31,9 @@ book: $(STAMP)
 # warnings as errors.
 test: $(STAMP)
 	$(BIN)/python tools/check_sync.py
+	$(MAKE) --no-print-directory browser-deps
 	SRDDPM_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
 	$(BIN)/python tools/book.py build --out _build/ci --strict
-	$(MAKE) --no-print-directory browser-deps
 	$(BIN)/python tools/browser_check.py _build/ci/_build/html --screenshots _build/screenshots
 	@echo "make test: all checks passed"
 
