@@ -20,19 +20,20 @@ def hr_cache_dir() -> Path:
     return Path(os.environ.get('SRDDPM_CACHE') or Path.home() / '.cache' / 'srddpm') / 'hr'
 
 def _image_size(path) -> tuple[int, int]:
-    "(height, width) of an image file as `read_image` returns it (EXIF rotation applied), from its header only."
+    "(height, width) of an image file as `read_image` returns it (EXIF rotation applied), from its header."
     from PIL import Image
     try:
         with Image.open(path) as im:
             (w, h), turned = im.size, im.getexif().get(0x0112) in (5, 6, 7, 8)   # 90° or 270° orientations
     except FileNotFoundError: raise ImageReadError(f'{path}: no such file') from None
-    except Exception as e: raise ImageReadError(f'{path}: not a readable image ({type(e).__name__})') from None
+    except Exception as e:
+        raise ImageReadError(f'{path}: not a readable image ({type(e).__name__})') from None
     return (w, h) if turned else (h, w)
 
 def cached_image(path, cache_dir) -> np.ndarray:
-    """Image file `path` as a read-only uint8 H×W×3 array memory-mapped from a `.npy` file in `cache_dir`, decoded
-    with `read_image` the first time only. The file is named by the image's path, size and modification time, and
-    written atomically, so DataLoader workers and ranks may race for it and never read half a file."""
+    """Image file `path` as a read-only uint8 H×W×3 array memory-mapped from a `.npy` file in `cache_dir`,
+    decoded with `read_image` the first time only. The file is named by the image's path, size and modification
+    time, and written atomically: DataLoader workers and ranks may race for it, never read half a file."""
     p = Path(path)
     st = p.stat()
     key = hashlib.sha1(f'{p.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:16]
@@ -52,9 +53,10 @@ def cached_image(path, cache_dir) -> np.ndarray:
 
 # %% ../nbs/20_sr_data.ipynb #6543f531
 class SRPatchDataset(Dataset):
-    """Aligned random (LR, HR) patches: HR crop -> flips/90° rotations -> LR = make_lr(HR). Images: arrays or paths.
-    Files are decoded once into `cache_dir` (default `hr_cache_dir()`; False: no disk cache, the last `cache_size`
-    decoded images kept in memory). A DataLoader reads a batch through `__getitems__`: one batched `make_lr`."""
+    """Aligned random (LR, HR) patches: HR crop -> flips/90° rotations -> LR = make_lr(HR). Images: arrays or
+    paths. Files are decoded once into `cache_dir` (default `hr_cache_dir()`; False: no disk cache, the last
+    `cache_size` decoded images kept in memory). A DataLoader reads a batch through `__getitems__`: one
+    batched `make_lr`."""
     def __init__(self, images, scale: int, patch_size: int, length: int, augment: bool = True, seed: int = 0,
                  value_range: tuple = (-1, 1), quantize: bool = True, weighting: str = 'uniform',
                  cache_size: int = 16, cache_dir=None):
@@ -96,7 +98,7 @@ class SRPatchDataset(Dataset):
         return dict(self.__dict__, _cache={})
 
     def image(self, k: int) -> np.ndarray:
-        "Image `k` as a uint8 array: an array as given, a file memory-mapped from the cache (or decoded, without one)."
+        "Image `k` as a uint8 array: as given, memory-mapped from the cache, or decoded (without a cache)."
         it = self.items[k]
         if not isinstance(it, (str, Path)): return np.asarray(it)
         if k not in self._cache:
@@ -169,9 +171,9 @@ def sr_train_valid(scale: int = 4, patch_size: int = 64, length: int = 1000, div
 
 # %% ../nbs/20_sr_data.ipynb #67391364
 def div2k_standins(folder, n: int = 8, size: tuple = (1356, 2040)) -> list[Path]:
-    """`n` PNG files of DIV2K's size (height, width) in `folder`, made from the training photographs (each resized with
-    `imresize`; every second one mirrored so no two files are equal): a stand-in for `DIV2K_train_HR` when timing a
-    loader without the real data."""
+    """`n` PNG files of DIV2K's size (height, width) in `folder`, made from the training photographs (resized
+    with `imresize`; every second round mirrored, so no two files are equal): a stand-in for `DIV2K_train_HR`
+    when timing a loader without the real data."""
     from PIL import Image
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     photos, files = list(load_photos('train').values()), []

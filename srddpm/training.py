@@ -57,7 +57,7 @@ class TrainConfig:
         if not 0 <= self.warmup_steps < self.n_steps: raise ValueError(f'warmup_steps must lie in [0, n_steps), got {self.warmup_steps}')
         if self.log_every < 1 or self.checkpoint_every < 0 or self.keep_last < 1: raise ValueError('log_every and keep_last must be >= 1, checkpoint_every >= 0')
         if not isinstance(self.compile, (bool, str)) or self.compile == '':
-            raise ValueError(f'compile must be True, False or a torch.compile backend name, got {self.compile!r}')
+            raise ValueError(f'compile must be True, False or a torch.compile backend, got {self.compile!r}')
         self.betas = tuple(self.betas)
 
 # Fields that only say where, how often and how fast to compute: a resumed run may change them. Every
@@ -312,8 +312,8 @@ def setup_distributed(backend: str | None = None) -> tuple[int, int, torch.devic
     if use_cuda:
         per_node, gpus = int(os.environ.get('LOCAL_WORLD_SIZE', local_rank + 1)), torch.cuda.device_count()
         if per_node > gpus:         # every rank sees it, so every rank stops (none waits for the others)
-            raise RuntimeError(f'{per_node} processes per node but {gpus} GPU{"s" if gpus != 1 else ""}: start at most '
-                               f'{gpus} (--nproc_per_node), or train on CPUs with SRDDPM_DEVICE=cpu')
+            raise RuntimeError(f'{per_node} processes per node but {gpus} GPU{"s" if gpus != 1 else ""}: '
+                               f'start at most {gpus} (--nproc_per_node), or train on CPUs with SRDDPM_DEVICE=cpu')
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized(): dist.init_process_group(backend or ('nccl' if use_cuda else 'gloo'))
     return dist.get_rank(), dist.get_world_size(), torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
@@ -328,8 +328,8 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 def run_on_rank0(fn, *args, **kwargs):
-    """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception raised there is
-    raised on every rank (so that no rank waits forever for one that failed). A single process just calls `fn`."""
+    """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception raised
+    there is raised on every rank (no rank waits forever for one that failed). One process just calls `fn`."""
     if not (dist.is_available() and dist.is_initialized()): return fn(*args, **kwargs)
     box = [None]
     if dist.get_rank() == 0:
@@ -349,7 +349,8 @@ def to_device(batch, device: torch.device, non_blocking: bool = False, channels_
     if isinstance(batch, torch.Tensor):
         fmt = torch.channels_last if channels_last and batch.ndim == 4 else torch.preserve_format
         return batch.to(device, non_blocking=non_blocking, memory_format=fmt)
-    if isinstance(batch, dict): return {k: to_device(v, device, non_blocking, channels_last) for k, v in batch.items()}
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, non_blocking, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device, non_blocking, channels_last) for v in batch)
     return batch
@@ -359,13 +360,15 @@ def state_digest(tensors: dict) -> str:
     h = hashlib.sha256()
     for k in sorted(tensors):
         v = tensors[k].detach().cpu().contiguous()
-        h.update(f'{k}|{v.dtype}|{tuple(v.shape)}|'.encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f'{k}|{v.dtype}|{tuple(v.shape)}|'.encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/23_training.ipynb #a3819e25
 def _batch_digest(batch) -> str:
     "SHA-256 of the tensors of a batch (tensor, tuple/list, dict), to tell which examples a rank read."
-    ts = batch if isinstance(batch, (list, tuple)) else list(batch.values()) if isinstance(batch, dict) else [batch]
+    ts = batch if isinstance(batch, (list, tuple)) else \
+        list(batch.values()) if isinstance(batch, dict) else [batch]
     return state_digest({str(k): t for k, t in enumerate(ts) if isinstance(t, torch.Tensor)})
 
 class _LossModule(nn.Module):
@@ -400,7 +403,8 @@ class Trainer:
             self.device = torch.device('cuda', torch.cuda.current_device())
         if cuda: torch.backends.cudnn.benchmark = True     # fastest convolution algorithms for the fixed shapes
         self.channels_last = cuda if cfg.channels_last is None else bool(cfg.channels_last)
-        model = model.to(self.device, memory_format=torch.channels_last) if self.channels_last else model.to(self.device)
+        fmt = torch.channels_last if self.channels_last else torch.preserve_format
+        model = model.to(self.device, memory_format=fmt)
         self.model, self.loss_fn, self.model_config = model, loss_fn, model_config
         self.data = torch.utils.data.TensorDataset(*(data if isinstance(data, (tuple, list)) else (data,))) \
             if isinstance(data, (torch.Tensor, tuple, list)) else data
@@ -428,11 +432,12 @@ class Trainer:
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
             self.loss_module = DDP(self.loss_module, device_ids=[self.device.index] if cuda else None,
-                                   find_unused_parameters=self.multi_part)      # DDP starts every rank from rank 0's weights
-        self.ema = EMA(model, cfg.ema_decay) if ema and cfg.ema_decay else None  # ... so the EMA starts from them too
+                                   find_unused_parameters=self.multi_part)   # all ranks start from rank 0's weights
+        self.ema = EMA(model, cfg.ema_decay) if ema and cfg.ema_decay else None     # ... and so does the EMA
         self._eager_loss_module = self.loss_module
         if cfg.compile:
-            self.loss_module = torch.compile(self.loss_module, backend='inductor' if cfg.compile is True else cfg.compile)
+            backend = 'inductor' if cfg.compile is True else cfg.compile
+            self.loss_module = torch.compile(self.loss_module, backend=backend)
         self.flops_per_step, self.throughput, self.first_batch_digest = None, None, None
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self.step, self.history, self._window, self._t0 = 0, [], {}, None
@@ -554,8 +559,9 @@ class Trainer:
         if t_first is None or n < 1: return
         sps = n / (t_end - t_first)
         flops = None if self.flops_per_step is None else self.flops_per_step * self.world_size
-        self.throughput = dict(steps=n, seconds=t_end - t_first, steps_per_s=sps, images_per_s=sps * self.global_batch,
-                               global_batch=self.global_batch, world_size=self.world_size,
+        self.throughput = dict(steps=n, seconds=t_end - t_first, steps_per_s=sps,
+                               images_per_s=sps * self.global_batch, global_batch=self.global_batch,
+                               world_size=self.world_size,
                                gflop_per_step=None if flops is None else flops / 1e9,
                                tflop_per_s=None if flops is None else flops * sps / 1e12)
 
@@ -563,10 +569,12 @@ class Trainer:
         "One line: the global batch, steps/s, images/s and the achieved TFLOP/s of the last `fit`."
         t = self.throughput
         if t is None: return f'global batch {self.global_batch}: too few steps to time'
-        line = (f'global batch {t["global_batch"]} ({t["world_size"]} process{"es" if t["world_size"] > 1 else ""} × '
-                f'{self.cfg.batch_size}) | {t["steps_per_s"]:.2f} steps/s, {t["images_per_s"]:.1f} images/s')
+        procs = f'{t["world_size"]} process{"es" if t["world_size"] > 1 else ""}'
+        line = (f'global batch {t["global_batch"]} ({procs} × {self.cfg.batch_size}) | '
+                f'{t["steps_per_s"]:.2f} steps/s, {t["images_per_s"]:.1f} images/s')
         if t['gflop_per_step']:
-            line += f' | {t["gflop_per_step"]:.4g} GFLOP per step (forward + backward) -> {t["tflop_per_s"]:.4g} TFLOP/s'
+            line += (f' | {t["gflop_per_step"]:.4g} GFLOP per step (forward + backward) '
+                     f'-> {t["tflop_per_s"]:.4g} TFLOP/s')
         return line + f' (timed over {t["steps"]} steps after the first, on {self.device.type})'
 
     def rank_fingerprints(self) -> list[dict]:
@@ -588,7 +596,8 @@ class Trainer:
                    lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'], seconds=now - self._t0)
         sps = self._rate[1] / max(now - self._rate[0], 1e-9)
         row['images_per_s'] = sps * self.global_batch
-        row['tflop_per_s'] = sps * self.flops_per_step * self.world_size / 1e12 if self.flops_per_step else 0.0
+        flops = (self.flops_per_step or 0) * self.world_size
+        row['tflop_per_s'] = sps * flops / 1e12
         self._window, self._rate = {}, [now, 0]
         self.history.append(row)
         if self.is_main and self.out_dir is not None:
