@@ -47,14 +47,15 @@ def trainer_for(stage, cfg, device, batch, patch, amp, compile_backend):
         return (torch.rand(bs, 3, patch // s, patch // s, generator=g, device=device) * 2 - 1,
                 torch.rand(bs, 3, patch, patch, generator=g, device=device) * 2 - 1)
     model = SRDDPM(cfg.model)
-    def tc(n): return TrainConfig(n_steps=n, batch_size=batch, lr=1e-4, ema_decay=0.999, warmup_steps=0, device=str(device),
-                                  amp=amp, compile=compile_backend or False, log_every=10**6)
+    def tc(n): return TrainConfig(n_steps=n, batch_size=batch, lr=1e-4, ema_decay=0.999, warmup_steps=0,
+                                  device=str(device), amp=amp, compile=compile_backend or False, log_every=10**6)
     if stage == 'encoder': return lambda n: Trainer(model.encoder, encoder_loss, data, tc(n))
     model.freeze_encoder()
-    if stage == 'diffusion': return lambda n: Trainer(model, make_diffusion_loss(cfg.diffusion_loss), data, tc(n))
+    if stage == 'diffusion':
+        return lambda n: Trainer(model, make_diffusion_loss(cfg.diffusion_loss), data, tc(n))
     pair = SRGANPair(model, make_discriminator(cfg.adversarial))
-    return lambda n: Trainer(pair, make_adversarial_loss(cfg.adversarial, None, cfg.diffusion_loss), data, tc(n),
-                             parts={'g': model, 'd': pair.disc})
+    loss = make_adversarial_loss(cfg.adversarial, None, cfg.diffusion_loss)
+    return lambda n: Trainer(pair, loss, data, tc(n), parts={'g': model, 'd': pair.disc})
 
 
 def bench_stage(stage, cfg, device, batch, patch, mode, warm, steps, backend):
@@ -96,9 +97,10 @@ def run_pytest(device, seconds, out_dir):
         text = (e.stdout or b'').decode() if isinstance(e.stdout, bytes) else (e.stdout or '')
         text, code = text + f'\nstopped after {seconds:.0f} s (the budget)', 'timeout'
     if out_dir: (out_dir / 'pytest.txt').write_text(text)
-    lines = [l for l in text.splitlines() if l.startswith(('FAILED', 'ERROR')) or ' passed' in l or ' failed' in l
-             or 'stopped after' in l]
-    return [f'`SRDDPM_DEVICE={device.type} pytest -n {workers} tests` (exit {code}):'] + [f'    {l}' for l in lines[-40:]]
+    lines = [l for l in text.splitlines()
+             if l.startswith(('FAILED', 'ERROR')) or any(w in l for w in (' passed', ' failed', 'stopped after'))]
+    head = f'`SRDDPM_DEVICE={device.type} pytest -n {workers} tests` (exit {code}):'
+    return [head] + [f'    {l}' for l in lines[-40:]]
 
 
 def main(argv=None):
@@ -107,8 +109,10 @@ def main(argv=None):
     ap.add_argument('--quick', action='store_true', help='tiny sizes on any device: a few seconds on a CPU')
     ap.add_argument('--workers', type=int, default=min(8, os.cpu_count() or 1), help='DataLoader workers')
     ap.add_argument('--modes', default='fp32,bf16,compiled')
-    ap.add_argument('--compiled-stages', default='diffusion', help='stages also timed compiled (compiling costs minutes)')
-    ap.add_argument('--compile-backend', default=None, help='torch.compile backend (default inductor; eager with --quick)')
+    ap.add_argument('--compiled-stages', default='diffusion',
+                    help='stages also timed compiled (compiling costs minutes)')
+    ap.add_argument('--compile-backend', default=None,
+                    help='torch.compile backend (default inductor; eager with --quick)')
     ap.add_argument('--steps', type=int, default=10, help='timed steps per row (after 3 warm-up steps)')
     ap.add_argument('--pytest', action='store_true', help='then run the tests on this device in the time left')
     ap.add_argument('--budget', type=float, default=480, help='seconds for everything, pytest included')
@@ -126,7 +130,8 @@ def main(argv=None):
         cfg = RecipeConfig.for_profile('full')
         patch, batch, warm, steps, images, size, workers = 160, 64, 3, a.steps, 16, (1356, 2040), a.workers
         lr_side, n_steps, tile, backend = 256, 20, 128, a.compile_backend or 'inductor'
-        if device.type == 'cuda': torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        if device.type == 'cuda':          # fp32 rows in true float32
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{cpu_name()} (no GPU)'
     lines = [f'# SRDDPM on {name} | {device} | torch {torch.__version__}, CUDA {torch.version.cuda} | '
              f'{os.cpu_count()} CPU cores | {"quick sizes" if a.quick else "the full profile"} | '
@@ -161,15 +166,16 @@ def main(argv=None):
             if mode == 'compiled' and stage not in compiled: continue
             try: r = bench_stage(stage, cfg, device, batch, patch, mode, warm, steps, backend)
             except Exception as e:                 # a row that fails says why; the others still run
-                emit(f'| {stage} | {mode} | failed: {type(e).__name__}: {str(e).splitlines()[0][:120]} |||||'); continue
+                why = f'{type(e).__name__}: {(str(e).splitlines() or [""])[0][:120]}'
+                emit(f'| {stage} | {mode} | failed: {why} |||||'); continue
             emit(f'| {stage} | {mode} | {r["steps_per_s"]:.2f} | {r["images_per_s"]:.1f} | {r["gflop"]:.4g} | '
                  f'{r["tflops"]:.3g} | {r["memory"]} | {r["first"]:.1f} |')
 
     # upscaling
     model = SRDDPM(cfg.model)
     sec_mp, side = bench_upscale(model, device, lr_side, n_steps, tile)
-    emit('', f'Upscale x4 (`upscale(method="srddpm", n_steps={n_steps}, tile={tile})`, the model above, untrained): '
-             f'{sec_mp:.2f} s per output megapixel ({lr_side}x{lr_side} -> {side}x{side})')
+    emit('', f'Upscale x4 (`upscale(method="srddpm", n_steps={n_steps}, tile={tile})`, the model above, '
+             f'untrained): {sec_mp:.2f} s per output megapixel ({lr_side}x{lr_side} -> {side}x{side})')
     shipped = ROOT / 'srddpm' / 'weights' / 'srddpm_x4'
     if (shipped / 'model.safetensors').is_file() and not a.quick:
         from srddpm.recipe import load_srddpm
