@@ -1,7 +1,7 @@
 """Check that the notebooks are clean and that srddpm/ is exactly what they export.
 
 Runs `nbdev-clean` and `nbdev-export` in a scratch copy (the work tree is never touched) with
-srddpm/ emptied first, then compares: a notebook that nbdev-clean would change, a module edited
+srddpm/ emptied first (but for __init__.py, where nbdev keeps the version), then compares: a notebook that nbdev-clean would change, a module edited
 by hand, a notebook not exported, or a module no notebook produces all fail the check.
 """
 import filecmp, shutil, subprocess, sys, tempfile
@@ -19,6 +19,8 @@ def main() -> int:
         shutil.copy(ROOT / 'pyproject.toml', tmp)
         shutil.copytree(ROOT / 'nbs', tmp / 'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
         (tmp / 'srddpm').mkdir()
+        # nbdev keeps the package version in srddpm/__init__.py (an input to nbdev-export, bumped by nbdev-bump-version)
+        if (ROOT / 'srddpm' / '__init__.py').exists(): shutil.copy(ROOT / 'srddpm' / '__init__.py', tmp / 'srddpm')
         for cmd in ('nbdev-clean', 'nbdev-export'):
             r = subprocess.run([str(BIN / cmd)], cwd=tmp, capture_output=True, text=True)
             if r.returncode: print(f'{cmd} failed:\n{r.stdout}{r.stderr}'); return 1
