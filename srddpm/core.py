@@ -19,7 +19,9 @@ def get_profile() -> str:
     "The active compute profile: the environment variable `SRDDPM_PROFILE` (default `book`)."
     name = os.environ.get('SRDDPM_PROFILE', 'book').strip().lower() or 'book'
     if name not in PROFILES:
-        raise ValueError(f"SRDDPM_PROFILE={name!r} is not a profile; valid profiles are: {', '.join(PROFILES)}")
+        raise ValueError(
+            f"SRDDPM_PROFILE={name!r} is not a profile; valid profiles are: {', '.join(PROFILES)}"
+        )
     return name
 
 def for_profile(ci, book, full=None):
@@ -32,12 +34,13 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     device = device or os.environ.get('SRDDPM_DEVICE')
     if device: return torch.device(device)
     if torch.cuda.is_available(): return torch.device('cuda')
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
+    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
+        return torch.device('mps')
     return torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #bb770b67
 def seed_everything(seed: int = 0) -> torch.Generator:
-    "Seed `random`, NumPy and torch (CPU and CUDA); return a CPU `torch.Generator` seeded with `seed`."
+    "Seed `random`, NumPy and torch (CPU and CUDA); return a CPU `torch.Generator` seeded alike."
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -56,22 +59,26 @@ def _as_unit_float(img) -> np.ndarray:
     elif np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float32)
         if a.size and (np.nanmin(a) < -1e-6 or np.nanmax(a) > 1 + 1e-6):
-            raise ValueError(f'a float image must lie in [0, 1], got values in [{a.min():.3g}, {a.max():.3g}]')
+            raise ValueError(f'a float image must lie in [0, 1], '
+                             f'got values in [{a.min():.3g}, {a.max():.3g}]')
     else: raise ValueError(f'unsupported image dtype {a.dtype}')
     return a
 
 def image_to_tensor(img, value_range: tuple = (0, 1)) -> torch.Tensor:
-    "An image (PIL, or an HW/HWC array of uint8, uint16, bool or float in [0,1]) -> float32 CHW tensor in `value_range`."
+    """An image (PIL, or an HW/HWC array of uint8, uint16, bool or float in [0,1])
+    -> float32 CHW tensor in `value_range`."""
     lo, hi = value_range
     a = _as_unit_float(img)
     t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
     return t * (hi - lo) + lo
 
 def tensor_to_image(t: torch.Tensor, value_range: tuple = (0, 1)) -> np.ndarray:
-    "A CHW (or NCHW) float tensor in `value_range` -> uint8 HWC (or NHWC) array; values are clipped and rounded."
+    """A CHW (or NCHW) float tensor in `value_range` -> uint8 HWC (or NHWC) array;
+    values are clipped and rounded."""
     lo, hi = value_range
     t = t.detach().float().cpu()
-    if t.ndim not in (3, 4): raise ValueError(f'expected a CHW or NCHW tensor, got shape {tuple(t.shape)}')
+    if t.ndim not in (3, 4):
+        raise ValueError(f'expected a CHW or NCHW tensor, got shape {tuple(t.shape)}')
     u = ((t - lo) / (hi - lo)).clamp(0, 1)
     a = (u * 255).round().to(torch.uint8)
     return a.permute(*(0, 2, 3, 1) if t.ndim == 4 else (1, 2, 0)).numpy()
@@ -86,32 +93,48 @@ def show_images(images, nrow: int | None = None, titles=None, title: str | None 
                 value_range: tuple = (0, 1), size: float = 1.6, cmap: str = 'gray'):
     "Plot a batch (NCHW tensor) or a list of CHW tensors / HWC arrays in a grid; return the figure."
     if isinstance(images, torch.Tensor) and images.ndim == 3: images = images[None]
-    items = [tensor_to_image(im, value_range) if isinstance(im, torch.Tensor) else np.asarray(im) for im in images]
+    items = [
+        tensor_to_image(im, value_range) if isinstance(im, torch.Tensor) else np.asarray(im)
+        for im in images
+    ]
     n = len(items)
     if n == 0: raise ValueError('no images to show')
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     ncol = int(np.ceil(n / nrow))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(size * ncol, size * nrow + (0.4 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(size * ncol, size * nrow + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis('off')
         if i >= n: continue
         im = items[i]
-        ax.imshow(im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im, cmap=cmap, vmin=0, vmax=255 if im.dtype == np.uint8 else None)
+        ax.imshow(
+            im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im,
+            cmap=cmap,
+            vmin=0,
+            vmax=255 if im.dtype == np.uint8 else None,
+        )
         if titles is not None: ax.set_title(str(titles[i]), fontsize=8)
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/00_core.ipynb #95e6a8dc
-def progress(iterable=None, desc: str | None = None, total: int | None = None, leave: bool = True, **kwargs):
+def progress(
+    iterable=None, desc: str | None = None, total: int | None = None, leave: bool = True, **kwargs
+):
     "A tqdm progress bar over `iterable` (disabled when `SRDDPM_PROGRESS=0`)."
     try:
         import ipywidgets  # noqa: F401  (the notebook widget flavour needs it)
         from tqdm.auto import tqdm
     except ImportError:
-        from tqdm.std import tqdm  # plain text bar, without tqdm.auto's warning about missing widgets
+        # plain text bar, without tqdm.auto's warning about missing widgets
+        from tqdm.std import tqdm
     disable = os.environ.get('SRDDPM_PROGRESS', '1') == '0'
-    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable, mininterval=0.5, **kwargs)
+    return tqdm(
+        iterable, desc=desc, total=total, leave=leave, disable=disable, mininterval=0.5, **kwargs
+    )
+
 
 class Timer:
     "Context manager measuring wall-clock seconds: `with Timer() as t: ...; t.seconds`."
