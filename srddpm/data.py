@@ -42,19 +42,27 @@ def toy_2d(name: str, n: int, seed: int = 0, noise: float | None = None) -> torc
         lower = torch.stack([1 - a.cos(), 0.5 - a.sin()], 1)
         x = torch.where(k[:, None] == 0, upper, lower) - torch.tensor([0.5, 0.25])
         return 1.5 * x + (0.1 if noise is None else noise) * torch.randn(n, 2, generator=g)
-    raise ValueError(f"unknown toy distribution {name!r}; choose '8gaussians', 'swissroll' or 'moons'")
+    raise ValueError(
+        f"unknown toy distribution {name!r}; choose '8gaussians', 'swissroll' or 'moons'"
+    )
 
 # %% ../nbs/01_data.ipynb #960aa87e
-def load_digits_tensor(size: int = 16, value_range: tuple = (-1, 1)) -> tuple[torch.Tensor, torch.Tensor]:
+def load_digits_tensor(
+    size: int = 16, value_range: tuple = (-1, 1)
+) -> tuple[torch.Tensor, torch.Tensor]:
     "scikit-learn's digits as (images N×1×size×size in `value_range`, labels N)."
     from sklearn.datasets import load_digits
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16.0
-    if size != 8: x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).clamp(0, 1)
+    if size != 8:
+        x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False).clamp(0, 1)
     lo, hi = value_range
     return x * (hi - lo) + lo, torch.tensor(d.target)
 
-def digits_split(size: int = 16, test_fraction: float = 0.2, seed: int = 0, value_range: tuple = (-1, 1)):
+
+def digits_split(
+    size: int = 16, test_fraction: float = 0.2, seed: int = 0, value_range: tuple = (-1, 1)
+):
     "A fixed train/test split of the digits: `(train, test)` TensorDatasets of (image, label)."
     x, y = load_digits_tensor(size, value_range)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
@@ -78,9 +86,11 @@ def _samples_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
     return np.round(np.clip(a, 0, 65535) / 257).astype(np.uint8)   # 16-bit samples
 
 def read_image(path) -> np.ndarray:
-    """Read `path` as the uint8 RGB array H×W×3 that a photo viewer shows, with Pillow: EXIF orientation applied,
-    every mode converted to RGB, transparency composited on white, high bit depths scaled to 8 bits (see the
-    table above). Raises `ImageReadError` (a `ValueError`) naming the file for anything that is not an image."""
+    """Read `path` as the uint8 RGB array H×W×3 that a photo viewer shows, with Pillow: EXIF
+    orientation applied, every mode converted to RGB, transparency composited on white, high bit
+    depths scaled to 8 bits (see the table above). Raises `ImageReadError` (a `ValueError`) naming
+    the file for anything that is not an image.
+    """
     from PIL import Image, ImageOps
     path = Path(path)
     if not path.is_file(): raise ImageReadError(f'{path}: no such file')
@@ -94,16 +104,27 @@ def read_image(path) -> np.ndarray:
         if im.mode in _ALPHA_MODES or 'transparency' in im.info:
             a = np.asarray(im.convert('RGBA'), dtype=np.float32)
             alpha = a[..., 3:] / 255
-            return np.ascontiguousarray(np.round(a[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8))
+            return np.ascontiguousarray(
+                np.round(a[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+            )
         return np.ascontiguousarray(np.asarray(im.convert('RGB')))
     except Exception as e:
-        why = (str(e).strip().splitlines() or [''])[0][:120]      # the first line: some readers explain at length
+        # the first line: some readers explain at length
+        why = (str(e).strip().splitlines() or [''])[0][:120]
         raise ImageReadError(f'{path}: not a readable image ({type(e).__name__}: {why})') from None
 
 # %% ../nbs/01_data.ipynb #8ffcb7bf
 PHOTO_SPLITS = {
-    'train': ('astronaut', 'coffee', 'rocket', 'retina', 'hubble_deep_field', 'immunohistochemistry',
-              'motorcycle_left', 'china'),
+    'train': (
+        'astronaut',
+        'coffee',
+        'rocket',
+        'retina',
+        'hubble_deep_field',
+        'immunohistochemistry',
+        'motorcycle_left',
+        'china',
+    ),
     'valid': ('chelsea', 'flower'),
 }
 
@@ -129,7 +150,7 @@ def load_photos(split: str = 'train') -> dict[str, np.ndarray]:
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     "Crop an H×W(×C) array so both sides are multiples of `scale` (the SR convention)."
     h, w = img.shape[:2]
-    return img[: h - h % scale, : w - w % scale]
+    return img[: h - h % scale,:w - w % scale]
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:
     "The central `size`×`size` window of an H×W(×C) array (the whole side where it is shorter)."
@@ -139,7 +160,8 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
 # %% ../nbs/01_data.ipynb #cad7fe62
 def load_mnist(root='data', fashion: bool = False, train: bool = True, download: bool = False,
                size: int | None = None, value_range: tuple = (-1, 1), fallback: bool = True):
-    "MNIST/FashionMNIST as a TensorDataset (images N×1×H×W in `value_range`, labels); digits fallback if absent."
+    """MNIST/FashionMNIST as a TensorDataset (images N×1×H×W in `value_range`, labels);
+    the digits when the files are absent (and `fallback`)."""
     from torchvision import datasets
     cls = datasets.FashionMNIST if fashion else datasets.MNIST
     try:
@@ -149,17 +171,22 @@ def load_mnist(root='data', fashion: bool = False, train: bool = True, download:
     except (RuntimeError, OSError) as e:
         name = cls.__name__
         if not fallback: raise FileNotFoundError(f'{name} not found under {root!r} ({e})') from None
-        print(f'{name} not found under {root!r}: using the scikit-learn digits instead (pass download=True to fetch it).')
+        print(
+            f'{name} not found under {root!r}: using the scikit-learn digits instead '
+            '(pass download=True to fetch it).'
+        )
         tr, te = digits_split(size or 16, value_range=value_range)
         return tr if train else te
     if size is not None and size != x.shape[-1]:
-        x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True).clamp(0, 1)
+        x = F.interpolate(
+            x, size=(size, size), mode='bilinear', align_corners=False, antialias=True
+        ).clamp(0, 1)
     lo, hi = value_range
     return TensorDataset(x * (hi - lo) + lo, y)
 
 # %% ../nbs/01_data.ipynb #84ee0c96
 def cubic_kernel(s, a: float = -0.5):
-    "Keys' cubic convolution kernel $k(s)$ (eq. 1) for an array or tensor `s`; $a=-1/2$ is MATLAB's/PIL's."
+    "Keys' cubic convolution kernel $k(s)$ (eq. 1) of an array or tensor `s` (MATLAB, PIL: a=-1/2)."
     lib = torch if isinstance(s, torch.Tensor) else np
     s = lib.abs(s)
     inner = (a + 2) * s**3 - (a + 3) * s**2 + 1
@@ -168,13 +195,19 @@ def cubic_kernel(s, a: float = -0.5):
 
 # %% ../nbs/01_data.ipynb #367e3055
 @functools.lru_cache(maxsize=512)
-def imresize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True, a: float = -0.5) -> np.ndarray:
-    "The (out_len, in_len) float64 matrix of MATLAB-style bicubic resizing along one axis (eq. 2, symmetric border)."
-    if in_len < 1 or out_len < 1: raise ValueError(f'lengths must be positive, got {in_len} -> {out_len}')
+def imresize_matrix(
+    in_len: int, out_len: int, scale: float, antialias: bool = True, a: float = -0.5
+) -> np.ndarray:
+    """The (out_len, in_len) float64 matrix of MATLAB-style bicubic resizing along one axis
+    (eq. 2, symmetric border)."""
+    if in_len < 1 or out_len < 1:
+        raise ValueError(f'lengths must be positive, got {in_len} -> {out_len}')
     i = np.arange(1, out_len + 1, dtype=np.float64)
     u = i / scale + 0.5 * (1 - 1 / scale)                             # eq. 2
-    if scale < 1 and antialias: width, h = 4.0 / scale, (lambda z: scale * cubic_kernel(scale * z, a))
-    else: width, h = 4.0, (lambda z: cubic_kernel(z, a))
+    if scale < 1 and antialias:
+        width, h = 4.0 / scale, (lambda z: scale * cubic_kernel(scale * z, a))
+    else:
+        width, h = 4.0, (lambda z: cubic_kernel(z, a))
     taps = int(math.ceil(width)) + 2
     j = np.floor(u - width / 2)[:, None] + np.arange(taps)[None]      # 1-based input taps
     w = h(u[:, None] - j)
@@ -185,12 +218,18 @@ def imresize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = T
     np.add.at(M, (np.repeat(np.arange(out_len), taps), cols.ravel()), w.ravel())
     return M
 
+
 def _out_len(n: int, scale: float) -> int:
     return max(1, int(math.ceil(n * scale - 1e-9)))
 
-def imresize(x: torch.Tensor, scale: float | None = None, size=None, antialias: bool = True) -> torch.Tensor:
-    "MATLAB-style bicubic resize of a CHW/NCHW float tensor by `scale` or to `size` (h, w); differentiable."
-    if x.ndim not in (3, 4): raise ValueError(f'expected a CHW or NCHW tensor, got shape {tuple(x.shape)}')
+
+def imresize(
+    x: torch.Tensor, scale: float | None = None, size=None, antialias: bool = True
+) -> torch.Tensor:
+    """MATLAB-style bicubic resize of a CHW/NCHW float tensor by `scale` or to `size` (h, w);
+    differentiable."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f'expected a CHW or NCHW tensor, got shape {tuple(x.shape)}')
     if not x.is_floating_point(): raise TypeError(f'expected a float tensor, got {x.dtype}')
     H, W = x.shape[-2:]
     if size is not None:
@@ -200,7 +239,8 @@ def imresize(x: torch.Tensor, scale: float | None = None, size=None, antialias: 
         if scale <= 0: raise ValueError(f'scale must be positive, got {scale}')
         sh = sw = float(scale)
         oh, ow = _out_len(H, sh), _out_len(W, sw)
-    else: raise ValueError('give scale or size')
+    else:
+        raise ValueError('give scale or size')
     Mh = torch.from_numpy(imresize_matrix(H, oh, sh, antialias)).to(x.device, x.dtype)
     Mw = torch.from_numpy(imresize_matrix(W, ow, sw, antialias)).to(x.device, x.dtype)
     return Mh @ x @ Mw.T
@@ -208,51 +248,63 @@ def imresize(x: torch.Tensor, scale: float | None = None, size=None, antialias: 
 # %% ../nbs/01_data.ipynb #3f565aff
 def _clamp_quantize(x, value_range, clamp: bool, quantize: bool):
     lo, hi = value_range
-    if quantize: x = lo + torch.round((x - lo).clamp(0, hi - lo) * (255 / (hi - lo))) * ((hi - lo) / 255)
-    elif clamp: x = x.clamp(lo, hi)
+    if quantize:
+        x = lo + torch.round((x - lo).clamp(0, hi - lo) * (255 / (hi - lo))) * ((hi - lo) / 255)
+    elif clamp:
+        x = x.clamp(lo, hi)
     return x
 
 def make_lr(hr: torch.Tensor, scale: int, value_range: tuple = (-1, 1), clamp: bool = True,
             quantize: bool = False) -> torch.Tensor:
-    """The degradation: MATLAB-style bicubic downscaling with antialiasing (`imresize`) of a CHW/NCHW float HR tensor
-    in `value_range` by the integer `scale`; the HR size must be a multiple of `scale` (else ValueError).
+    """The degradation: MATLAB-style bicubic downscaling with antialiasing (`imresize`) of a
+    CHW/NCHW float HR tensor in `value_range` by the integer `scale`; the HR size must be a multiple
+    of `scale` (else ValueError).
     `quantize` rounds to the 256 levels of an 8-bit file."""
     scale = int(scale)
     if scale < 1: raise ValueError(f'scale must be a positive integer, got {scale}')
     H, W = hr.shape[-2:]
     if H % scale or W % scale:
-        raise ValueError(f'HR size {H}x{W} is not a multiple of the scale {scale}: modcrop it first')
+        raise ValueError(
+            f'HR size {H}x{W} is not a multiple of the scale {scale}: modcrop it first'
+        )
     lr = imresize(hr, size=(H // scale, W // scale))
     return _clamp_quantize(lr, value_range, clamp, quantize)
 
-def bicubic_up(lr: torch.Tensor, scale: int, value_range: tuple = (-1, 1), clamp: bool = True) -> torch.Tensor:
-    "The bicubic baseline: MATLAB-style bicubic upsampling (`imresize`) of a CHW/NCHW LR tensor by the integer `scale`."
+
+def bicubic_up(
+    lr: torch.Tensor, scale: int, value_range: tuple = (-1, 1), clamp: bool = True
+) -> torch.Tensor:
+    """The bicubic baseline: MATLAB-style bicubic upsampling (`imresize`) of a CHW/NCHW LR tensor
+    by the integer `scale`."""
     scale = int(scale)
     if scale < 1: raise ValueError(f'scale must be a positive integer, got {scale}')
     up = imresize(lr, size=(lr.shape[-2] * scale, lr.shape[-1] * scale))
     return _clamp_quantize(up, value_range, clamp, False)
 
-
 # %% ../nbs/01_data.ipynb #4311a0ff
 class HRImageFolder(Dataset):
-    "LR/HR pairs from a folder of HR images: random aligned crops and flips/rotations before `make_lr`."
+    "LR/HR pairs from a folder of HR images: random aligned crops, flips/rotations, then `make_lr`."
     def __init__(self, root, scale: int = 4, patch_size: int | None = 96, augment: bool = True,
                  value_range: tuple = (-1, 1), seed: int = 0, cache: bool = False):
         from PIL import Image
-        self.root, self.scale, self.patch_size, self.augment, self.value_range = Path(root), int(scale), patch_size, augment, value_range
+        self.root, self.scale, self.patch_size = Path(root), int(scale), patch_size
+        self.augment, self.value_range = augment, value_range
         if self.scale < 1: raise ValueError(f'scale must be a positive integer, got {scale}')
         if patch_size is not None and patch_size % self.scale:
             raise ValueError(f'patch_size {patch_size} is not a multiple of the scale {self.scale}')
         if not self.root.is_dir(): raise FileNotFoundError(f'image folder not found: {self.root}')
         files = sorted(p for p in self.root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files: raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {self.root}')
+        if not files:
+            raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {self.root}')
         self.files, self.sizes = files, []
         for p in files:  # header-only reads: cheap even for 800 DIV2K images
             try:
                 with Image.open(p) as im: w, h = im.size
-            except Exception as e: raise ImageReadError(f'{p}: not a readable image ({type(e).__name__})') from None
+            except Exception as e:
+                raise ImageReadError(f'{p}: not a readable image ({type(e).__name__})') from None
             need = patch_size or self.scale
-            if h < need or w < need: raise ValueError(f'{p}: image {w}x{h} is smaller than the {need}x{need} crop')
+            if h < need or w < need:
+                raise ValueError(f'{p}: image {w}x{h} is smaller than the {need}x{need} crop')
             self.sizes.append((h, w))
         self.rng = np.random.default_rng(seed)
         self._cache = {} if cache else None
@@ -270,7 +322,8 @@ class HRImageFolder(Dataset):
         if self.patch_size is None: hr = modcrop(hr, self.scale)
         else:
             p = self.patch_size
-            y = self.rng.integers(0, hr.shape[0] - p + 1); x = self.rng.integers(0, hr.shape[1] - p + 1)
+            y = self.rng.integers(0, hr.shape[0] - p + 1)
+            x = self.rng.integers(0, hr.shape[1] - p + 1)
             hr = hr[y:y + p, x:x + p]
             if self.augment:
                 if self.rng.random() < 0.5: hr = hr[:, ::-1]
@@ -281,9 +334,14 @@ class HRImageFolder(Dataset):
 
 def div2k(root, split: str = 'train', **kwargs) -> HRImageFolder:
     "DIV2K's HR images (`root/DIV2K_train_HR` or `root/DIV2K_valid_HR`) as an `HRImageFolder`."
-    if split not in ('train', 'valid'): raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
+    if split not in ('train', 'valid'):
+        raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
     folder = Path(root) / f'DIV2K_{split}_HR'
     if not folder.is_dir():
-        raise FileNotFoundError(f'DIV2K not found: expected the folder {folder} (download DIV2K_{split}_HR.zip from '
-                                'https://data.vision.ee.ethz.ch/cvl/DIV2K/ and unzip it under {root})'.replace('{root}', str(root)))
+        raise FileNotFoundError(
+            f'DIV2K not found: expected the folder {folder} (download DIV2K_{split}_HR.zip from '
+            'https://data.vision.ee.ethz.ch/cvl/DIV2K/ and unzip it under {root})'.replace(
+                '{root}', str(root)
+            )
+        )
     return HRImageFolder(folder, **kwargs)
