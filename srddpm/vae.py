@@ -16,42 +16,76 @@ __all__ = ['ConvEncoder', 'ConvDecoder', 'ConvAutoencoder', 'train_autoencoder',
 
 # %% ../nbs/12_autoencoder_vae.ipynb #8ac1ec6e
 def _randn(shape, device, generator: torch.Generator | None = None) -> torch.Tensor:
-    "Standard normal noise of `shape` on `device`, drawn from `generator` (on the generator's own device) when given."
+    """Standard normal noise of `shape` on `device`, drawn from `generator` (on the generator's
+    own device) when given."""
     if generator is None: return torch.randn(shape, device=device)
     return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 class ConvEncoder(nn.Module):
-    "Image (N, C, S, S) -> vector (N, out_dim): two stride-2 convolutions, then two linear layers. S must be a multiple of 4."
-    def __init__(self, out_dim: int, channels: int = 1, image_size: int = 16, width: int = 32, hidden: int = 256):
+    """Image (N, C, S, S) -> vector (N, out_dim): two stride-2 convolutions, then two linear
+    layers. S must be a multiple of 4."""
+    def __init__(
+        self,
+        out_dim: int,
+        channels: int = 1,
+        image_size: int = 16,
+        width: int = 32,
+        hidden: int = 256,
+    ):
         super().__init__()
         if image_size % 4: raise ValueError(f'image_size must be a multiple of 4, got {image_size}')
         s = image_size // 4
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 3, 2, 1), nn.SiLU(),        # S -> S/2
-            nn.Conv2d(width, 2 * width, 3, 2, 1), nn.SiLU(),       # S/2 -> S/4
-            nn.Flatten(), nn.Linear(2 * width * s * s, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
+            nn.Conv2d(channels, width, 3, 2, 1),
+            nn.SiLU(),  # S -> S/2
+            nn.Conv2d(width, 2 * width, 3, 2, 1),
+            nn.SiLU(),  # S/2 -> S/4
+            nn.Flatten(),
+            nn.Linear(2 * width * s * s, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, out_dim),
+        )
+
     def forward(self, x): return self.net(x)
 
 class ConvDecoder(nn.Module):
-    "Vector (N, latent_dim) -> image (N, C, S, S), the mirror image of `ConvEncoder` (no output non-linearity)."
-    def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 16, width: int = 32, hidden: int = 256):
+    """Vector (N, latent_dim) -> image (N, C, S, S), the mirror image of `ConvEncoder` (no output
+    non-linearity)."""
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        image_size: int = 16,
+        width: int = 32,
+        hidden: int = 256,
+    ):
         super().__init__()
         if image_size % 4: raise ValueError(f'image_size must be a multiple of 4, got {image_size}')
         s = image_size // 4
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * width * s * s), nn.SiLU(),
+            nn.Linear(latent_dim, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 2 * width * s * s),
+            nn.SiLU(),
             nn.Unflatten(1, (2 * width, s, s)),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.SiLU(),  # S/4 -> S/2
-            nn.ConvTranspose2d(width, channels, 4, 2, 1))              # S/2 -> S
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1),
+            nn.SiLU(),  # S/4 -> S/2
+            nn.ConvTranspose2d(width, channels, 4, 2, 1),
+        )  # S/2 -> S
+
     def forward(self, z): return self.net(z)
 
 class ConvAutoencoder(nn.Module):
-    "A deterministic autoencoder for images in [-1, 1]: `encode(x) -> z`, `decode(z) -> x` (tanh output)."
-    def __init__(self, latent_dim: int = 2, channels: int = 1, image_size: int = 16, width: int = 32):
+    """A deterministic autoencoder for images in [-1, 1]: `encode(x) -> z`, `decode(z) -> x`
+    (tanh output)."""
+    def __init__(
+        self, latent_dim: int = 2, channels: int = 1, image_size: int = 16, width: int = 32
+    ):
         super().__init__()
         self.latent_dim, self.shape = latent_dim, (channels, image_size, image_size)
         self.encoder = ConvEncoder(latent_dim, channels, image_size, width)
         self.decoder = ConvDecoder(latent_dim, channels, image_size, width)
+
     def encode(self, x): return self.encoder(x)
     def decode(self, z): return torch.tanh(self.decoder(z))
     def forward(self, x): return self.decode(self.encode(x))
@@ -60,15 +94,25 @@ class ConvAutoencoder(nn.Module):
 def _images(data) -> torch.Tensor:
     "The image tensor of a TensorDataset (first tensor) or a tensor itself."
     x = data.tensors[0] if hasattr(data, 'tensors') else data
-    if not isinstance(x, torch.Tensor) or x.ndim != 4: raise ValueError('expected images as an N×C×H×W tensor or a TensorDataset of them')
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise ValueError('expected images as an N×C×H×W tensor or a TensorDataset of them')
     if len(x) == 0: raise ValueError('no images to train on')
     return x
 
 def _model_device(model: nn.Module) -> torch.device: return next(model.parameters()).device
 
-def train_autoencoder(model: ConvAutoencoder, data, epochs: int = 10, batch_size: int = 128, lr: float = 2e-3,
-                      test=None, seed: int = 0) -> dict:
-    "Train `model` to minimise the mean squared reconstruction error (1); returns {'loss': [...], 'test_loss': [...]} per epoch."
+
+def train_autoencoder(
+    model: ConvAutoencoder,
+    data,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    test=None,
+    seed: int = 0,
+) -> dict:
+    """Train `model` to minimise the mean squared reconstruction error (1); returns {'loss':
+    [...], 'test_loss': [...]} per epoch."""
     x, dev = _images(data), _model_device(model)
     x_test = None if test is None else _images(test)
     g = torch.Generator().manual_seed(seed)
@@ -86,8 +130,14 @@ def train_autoencoder(model: ConvAutoencoder, data, epochs: int = 10, batch_size
         if x_test is not None:
             model.eval()
             with torch.no_grad():
-                history['test_loss'].append(sum(F.mse_loss(model(xb.to(dev)), xb.to(dev), reduction='sum').item()
-                                                for xb in x_test.split(512)) / x_test[0].numel() / len(x_test))
+                history['test_loss'].append(
+                    sum(
+                        F.mse_loss(model(xb.to(dev)), xb.to(dev), reduction='sum').item()
+                        for xb in x_test.split(512)
+                    )
+                    / x_test[0].numel()
+                    / len(x_test)
+                )
         bar.set_postfix(mse=f"{history['loss'][-1]:.4f}")
     model.eval()
     return history
@@ -95,7 +145,8 @@ def train_autoencoder(model: ConvAutoencoder, data, epochs: int = 10, batch_size
 # %% ../nbs/12_autoencoder_vae.ipynb #3fe2535b
 @torch.no_grad()
 def encode_dataset(model: nn.Module, data, batch_size: int = 512) -> torch.Tensor:
-    r"The codes of all images in `data` (on the CPU): `encode(x)` of an autoencoder, or the posterior means $\mu$ of a VAE."
+    r"""The codes of all images in `data` (on the CPU): `encode(x)` of an autoencoder, or the
+    posterior means $\mu$ of a VAE."""
     x, dev = _images(data), _model_device(model)
     model.eval()
     out = []
@@ -105,7 +156,9 @@ def encode_dataset(model: nn.Module, data, batch_size: int = 512) -> torch.Tenso
     return torch.cat(out)
 
 # %% ../nbs/12_autoencoder_vae.ipynb #752617a5
-def fit_latent_gaussian(model: nn.Module, data, batch_size: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_latent_gaussian(
+    model: nn.Module, data, batch_size: int = 512
+) -> tuple[torch.Tensor, torch.Tensor]:
     "The sample mean (d,) and covariance (d, d) of the codes of `data` (unbiased, as `numpy.cov`)."
     z = encode_dataset(model, data, batch_size).double()
     if len(z) < 2: raise ValueError('need at least two images to fit a covariance')
@@ -113,12 +166,16 @@ def fit_latent_gaussian(model: nn.Module, data, batch_size: int = 512) -> tuple[
     zc = z - mean
     return mean.float(), (zc.T @ zc / (len(z) - 1)).float()
 
+
 @torch.no_grad()
 def sample_from_latent_gaussian(model: nn.Module, mean: torch.Tensor, cov: torch.Tensor, n: int,
                                 generator: torch.Generator | None = None) -> torch.Tensor:
-    r"Decode `n` codes drawn from $\mathcal N(\text{mean}, \text{cov})$ (a small jitter keeps the Cholesky factor defined)."
+    r"""Decode `n` codes drawn from $\mathcal N(\text{mean}, \text{cov})$ (a small jitter keeps
+    the Cholesky factor defined)."""
     d = mean.shape[-1]
-    L = torch.linalg.cholesky(cov.double() + 1e-6 * cov.diagonal().mean().double() * torch.eye(d, dtype=torch.float64)).float()
+    L = torch.linalg.cholesky(
+        cov.double() + 1e-6 * cov.diagonal().mean().double() * torch.eye(d, dtype=torch.float64)
+    ).float()
     z = mean + _randn((n, d), 'cpu', generator) @ L.T
     model.eval()
     return model.decode(z.to(_model_device(model)))
@@ -131,13 +188,16 @@ def gaussian_log_prob(x: torch.Tensor, mean, logvar) -> torch.Tensor:
 
 # %% ../nbs/12_autoencoder_vae.ipynb #60ce356b
 def kl_normal_std(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"Eq. (5): $\mathrm{KL}(\mathcal N(\mu, \operatorname{diag} e^{\text{logvar}})\,\Vert\,\mathcal N(0, I))$, summed over the last dimension."
+    r"""Eq. (5): $\mathrm{KL}(\mathcal N(\mu, \operatorname{diag}
+    e^{\text{logvar}})\,\Vert\,\mathcal N(0, I))$, summed over the last dimension."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
 
 # %% ../nbs/12_autoencoder_vae.ipynb #8da811ad
 def reparam_gradient(f, mu: torch.Tensor, log_sigma: torch.Tensor, n: int,
                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    r"`n` reparameterised estimates of $\nabla_\mu$ and $\nabla_{\log\sigma}$ of $\mathbb E_{z\sim\mathcal N(\mu,\sigma^2)}[f(z)]$; `f` maps (n, d) -> (n,). Returns two (n, d) tensors."
+    r"""`n` reparameterised estimates of $\nabla_\mu$ and $\nabla_{\log\sigma}$ of $\mathbb
+    E_{z\sim\mathcal N(\mu,\sigma^2)}[f(z)]$; `f` maps (n, d) -> (n,). Returns two (n, d)
+    tensors."""
     mu_n = mu.detach().expand(n, -1).clone().requires_grad_(True)
     ls_n = log_sigma.detach().expand(n, -1).clone().requires_grad_(True)
     eps = _randn((n, mu.shape[-1]), mu.device, generator).to(mu.dtype)
@@ -145,31 +205,50 @@ def reparam_gradient(f, mu: torch.Tensor, log_sigma: torch.Tensor, n: int,
     g_mu, g_ls = torch.autograd.grad(f(z).sum(), (mu_n, ls_n))   # row i depends only on sample i
     return g_mu.detach(), g_ls.detach()
 
-def score_function_gradient(f, mu: torch.Tensor, log_sigma: torch.Tensor, n: int,
-                            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    r"`n` score-function (REINFORCE) estimates $f(z)\nabla\log q(z)$ of the same two gradients; only values of `f` are used."
+
+def score_function_gradient(
+    f, mu: torch.Tensor, log_sigma: torch.Tensor, n: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""`n` score-function (REINFORCE) estimates $f(z)\nabla\log q(z)$ of the same two gradients;
+    only values of `f` are used."""
     mu, log_sigma = mu.detach(), log_sigma.detach()
     eps = _randn((n, mu.shape[-1]), mu.device, generator).to(mu.dtype)
     z = mu + log_sigma.exp() * eps
     with torch.no_grad(): fz = f(z)[:, None]
-    return fz * eps / log_sigma.exp(), fz * (eps.pow(2) - 1)     # (z-mu)/sigma^2 and (z-mu)^2/sigma^2 - 1
+    # (z-mu)/sigma^2 and (z-mu)^2/sigma^2 - 1
+    return fz * eps / log_sigma.exp(), fz * (eps.pow(2) - 1)
+
 
 def _compare_estimators(f, mu, log_sigma, n, seed, exact=None):
     "Print and return the means, standard errors and variances of both estimators."
     out = {}
-    for name, est in [('reparameterisation', reparam_gradient), ('score function', score_function_gradient)]:
+    for name, est in [
+        ('reparameterisation', reparam_gradient),
+        ('score function', score_function_gradient),
+    ]:
         g_mu, g_ls = est(f, mu, log_sigma, n, torch.Generator().manual_seed(seed))
         G = torch.cat([g_mu, g_ls], 1).double()
         out[name] = (G.mean(0), G.std(0) / n**0.5, G.var(0))
-        print(f'{name:>18}: mean {G.mean(0).numpy().round(3)}  std.err {out[name][1].numpy().round(3)}  variance {G.var(0).numpy().round(3)}')
+        print(
+            f'{name:>18}: mean {G.mean(0).numpy().round(3)}  std.err '
+            f'{out[name][1].numpy().round(3)}  variance {G.var(0).numpy().round(3)}'
+        )
     if exact is not None: print(f'{"exact":>18}: {np.round(np.asarray(exact), 3)}')
     return out
 
 # %% ../nbs/12_autoencoder_vae.ipynb #103485b9
 class VAE(nn.Module):
-    r"A VAE for images: Gaussian encoder $q(z|x)$, prior $\mathcal N(0,I)$, Gaussian decoder with one learned (or fixed `sigma`) pixel std."
-    def __init__(self, latent_dim: int = 2, channels: int = 1, image_size: int = 16, width: int = 32,
-                 sigma: float | None = None, init_sigma: float = 0.25):
+    r"""A VAE for images: Gaussian encoder $q(z|x)$, prior $\mathcal N(0,I)$, Gaussian decoder
+    with one learned (or fixed `sigma`) pixel std."""
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        channels: int = 1,
+        image_size: int = 16,
+        width: int = 32,
+        sigma: float | None = None,
+        init_sigma: float = 0.25,
+    ):
         super().__init__()
         if latent_dim < 1: raise ValueError(f'latent_dim must be >= 1, got {latent_dim}')
         self.latent_dim, self.shape = latent_dim, (channels, image_size, image_size)
@@ -180,9 +259,12 @@ class VAE(nn.Module):
         self.log_sigma = nn.Parameter(torch.tensor(math.log(s0)), requires_grad=sigma is None)
 
     @property
-    def sigma(self) -> torch.Tensor: return self.log_sigma.exp()
+    def sigma(self) -> torch.Tensor:
+        return self.log_sigma.exp()
+
     @property
-    def device(self) -> torch.device: return self.log_sigma.device
+    def device(self) -> torch.device:
+        return self.log_sigma.device
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"The parameters $(\mu, \log\sigma^2)$ of $q(z\mid x)$, each (N, latent_dim)."
@@ -193,31 +275,43 @@ class VAE(nn.Module):
         r"The decoder mean $g_\theta(z)$: (N, latent_dim) -> (N, C, S, S)."
         return self.decoder(z)
 
-    def reparameterise(self, mu, logvar, n_samples: int | None = None, generator=None) -> torch.Tensor:
+    def reparameterise(
+        self, mu, logvar, n_samples: int | None = None, generator=None
+    ) -> torch.Tensor:
         r"$z = \mu + \sigma\odot\varepsilon$; with `n_samples`, a leading sample dimension."
         shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
         return mu + (0.5 * logvar).exp() * _randn(shape, mu.device, generator)
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        r"$\log p_\theta(x\mid z)$ in nats, summed over pixels; `z` is (N, d) or (K, N, d) -> (N,) or (K, N)."
+        r"""$\log p_\theta(x\mid z)$ in nats, summed over pixels; `z` is (N, d) or (K, N, d) ->
+        (N,) or (K, N)."""
         lead = z.shape[:-1]
         mean = self.decode(z.reshape(-1, z.shape[-1])).reshape(*lead, *self.shape)
         return gaussian_log_prob(x, mean, 2 * self.log_sigma).flatten(len(lead)).sum(-1)
 
-    def elbo_terms(self, x: torch.Tensor, n_samples: int = 1, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-        r"Per image: the Monte Carlo reconstruction term $\mathbb E_q\log p(x|z)$ (`n_samples` samples) and the closed-form KL (5)."
+    def elbo_terms(
+        self, x: torch.Tensor, n_samples: int = 1, generator=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Per image: the Monte Carlo reconstruction term $\mathbb E_q\log p(x|z)$ (`n_samples`
+        samples) and the closed-form KL (5)."""
         mu, logvar = self.encode(x)
         z = self.reparameterise(mu, logvar, n_samples, generator)
         return self.log_px_given_z(x, z).mean(0), kl_normal_std(mu, logvar)
 
-    def elbo(self, x: torch.Tensor, beta: float = 1.0, n_samples: int = 1, generator=None) -> torch.Tensor:
-        r"Per-image objective (6) in nats; with `beta=1` an unbiased estimate of the ELBO (3), a lower bound on $\log p(x)$."
+    def elbo(
+        self, x: torch.Tensor, beta: float = 1.0, n_samples: int = 1, generator=None
+    ) -> torch.Tensor:
+        r"""Per-image objective (6) in nats; with `beta=1` an unbiased estimate of the ELBO (3), a
+        lower bound on $\log p(x)$."""
         rec, kl = self.elbo_terms(x, n_samples, generator)
         return rec - beta * kl
 
     @torch.no_grad()
-    def iwae_bound(self, x: torch.Tensor, K: int, generator=None, chunk: int | None = None) -> torch.Tensor:
-        "Per-image importance-weighted bound (7) with `K` samples from $q(z|x)$ (`chunk` samples decoded at a time); `K=1` is the ELBO."
+    def iwae_bound(
+        self, x: torch.Tensor, K: int, generator=None, chunk: int | None = None
+    ) -> torch.Tensor:
+        """Per-image importance-weighted bound (7) with `K` samples from $q(z|x)$ (`chunk`
+        samples decoded at a time); `K=1` is the ELBO."""
         if K < 1: raise ValueError(f'K must be >= 1, got {K}')
         chunk = chunk or max(1, 4096 // len(x))
         mu, logvar = self.encode(x)
@@ -230,14 +324,24 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, generator=None, noise: bool = False) -> torch.Tensor:
-        r"`n` images from the model: $z\sim\mathcal N(0,I)$, decoder mean $g_\theta(z)$ (plus $\sigma\varepsilon$ if `noise`)."
+        r"""`n` images from the model: $z\sim\mathcal N(0,I)$, decoder mean $g_\theta(z)$ (plus
+        $\sigma\varepsilon$ if `noise`)."""
         x = self.decode(_randn((n, self.latent_dim), self.device, generator))
         return x + self.sigma * _randn(x.shape, self.device, generator) if noise else x
 
 # %% ../nbs/12_autoencoder_vae.ipynb #26ed9079
-def train_vae(model: VAE, data, epochs: int = 10, batch_size: int = 128, lr: float = 3e-3, beta: float = 1.0,
-              test=None, seed: int = 0) -> dict:
-    "Train `model` on images `data` by maximising (6); returns per-epoch lists 'recon', 'kl', 'elbo' (train, nats/image) and 'test_elbo'."
+def train_vae(
+    model: VAE,
+    data,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    beta: float = 1.0,
+    test=None,
+    seed: int = 0,
+) -> dict:
+    """Train `model` on images `data` by maximising (6); returns per-epoch lists 'recon', 'kl',
+    'elbo' (train, nats/image) and 'test_elbo'."""
     x, dev = _images(data), model.device
     x_test = None if test is None else _images(test)
     g = torch.Generator().manual_seed(seed)
@@ -258,7 +362,13 @@ def train_vae(model: VAE, data, epochs: int = 10, batch_size: int = 128, lr: flo
         if x_test is not None:
             model.eval()
             with torch.no_grad():
-                history['test_elbo'].append(torch.cat([model.elbo(xb.to(dev), generator=g_noise) for xb in x_test.split(512)]).mean().item())
+                history['test_elbo'].append(
+                    torch.cat(
+                        [model.elbo(xb.to(dev), generator=g_noise) for xb in x_test.split(512)]
+                    )
+                    .mean()
+                    .item()
+                )
         bar.set_postfix(recon=f"{history['recon'][-1]:.1f}", kl=f"{history['kl'][-1]:.2f}")
     model.eval()
     return history
