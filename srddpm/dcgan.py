@@ -14,7 +14,8 @@ __all__ = ['dcgan_init', 'DCGANGenerator', 'DCGANDiscriminator', 'sample_dcgan',
 
 # %% ../nbs/14_dcgan.ipynb #c46ad71c
 def dcgan_init(module: nn.Module) -> nn.Module:
-    "DCGAN initialisation, in place: conv/linear weights ~ N(0, 0.02²), norm scales ~ N(1, 0.02²), all biases 0."
+    """DCGAN initialisation, in place: conv/linear weights ~ N(0, 0.02²), norm scales ~ N(1,
+    0.02²), all biases 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -33,46 +34,67 @@ def _n_doublings(img_size: int) -> int:
 
 # %% ../nbs/14_dcgan.ipynb #d8ad1b8c
 class DCGANGenerator(nn.Module):
-    "DCGAN generator: z -> 4×4 (transposed conv), stride-2 transposed convs with BN + ReLU up to `img_size`, tanh output."
+    """DCGAN generator: z -> 4×4 (transposed conv), stride-2 transposed convs with BN + ReLU up
+    to `img_size`, tanh output."""
     def __init__(self, z_dim: int = 32, base_ch: int = 64, out_ch: int = 1, img_size: int = 16):
         super().__init__()
         n = _n_doublings(img_size)
         self.z_dim, self.base_ch, self.out_ch, self.img_size = z_dim, base_ch, out_ch, img_size
         ch = base_ch * 2 ** (n - 1)
-        # projection of z: 1×1 -> 4×4, eq. (2) with k=4, s=1, p=0. Conv biases before BN are redundant: bias=False
-        layers = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        # projection of z: 1×1 -> 4×4, eq. (2) with k=4, s=1, p=0.
+        # Conv biases before BN are redundant: bias=False
+        layers = [
+            nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
+        ]
         for _ in range(n - 1):  # H -> 2H, channels halve
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch // 2),
+                nn.ReLU(True),
+            ]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, out_ch, 4, 2, 1), nn.Tanh()]  # output layer: no batch norm, tanh
+        # output layer: no batch norm, tanh
+        layers += [nn.ConvTranspose2d(ch, out_ch, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim == 2: z = z[:, :, None, None]
         if z.ndim != 4 or z.shape[1] != self.z_dim or z.shape[2:] != (1, 1):
-            raise ValueError(f'expected z of shape (N, {self.z_dim}) or (N, {self.z_dim}, 1, 1), got {tuple(z.shape)}')
+            raise ValueError(
+                f'expected z of shape (N, {self.z_dim}) or (N, {self.z_dim}, 1, 1), got '
+                f'{tuple(z.shape)}'
+            )
         return self.net(z)
 
 # %% ../nbs/14_dcgan.ipynb #e4738894
 def _norm_layer(norm: str, ch: int) -> nn.Module:
     "The hidden-layer normalisation of the discriminator."
     if norm == 'batch': return nn.BatchNorm2d(ch)
-    if norm == 'layer': return nn.GroupNorm(1, ch)  # each sample over (C, H, W): no coupling across the batch
+    # each sample over (C, H, W): no coupling across the batch
+    if norm == 'layer': return nn.GroupNorm(1, ch)
     if norm == 'none': return nn.Identity()
     raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
 
 class DCGANDiscriminator(nn.Module):
-    "DCGAN discriminator: stride-2 convs with LeakyReLU(0.2), `norm` on all but the input layer, down to 4×4; a 4×4 conv to one logit per image."
+    """DCGAN discriminator: stride-2 convs with LeakyReLU(0.2), `norm` on all but the input
+    layer, down to 4×4; a 4×4 conv to one logit per image."""
     def __init__(self, in_ch: int = 1, base_ch: int = 64, img_size: int = 16, norm: str = 'batch'):
         super().__init__()
         n = _n_doublings(img_size)
         _norm_layer(norm, 1)  # validate `norm` before building anything
         self.in_ch, self.base_ch, self.img_size, self.norm = in_ch, base_ch, img_size, norm
-        layers = [nn.Conv2d(in_ch, base_ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # input layer: no normalisation
+        # input layer: no normalisation
+        layers = [nn.Conv2d(in_ch, base_ch, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = base_ch
         for _ in range(n - 1):  # H -> H/2 (eq. 1), channels double
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == 'none'), _norm_layer(norm, ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == 'none'),
+                _norm_layer(norm, ch * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0)]  # 4×4 -> 1×1: the logit
         self.net = nn.Sequential(*layers)
@@ -80,62 +102,112 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.in_ch, self.img_size, self.img_size):
-            raise ValueError(f'expected images of shape (N, {self.in_ch}, {self.img_size}, {self.img_size}), got {tuple(x.shape)}')
+            raise ValueError(
+                f'expected images of shape (N, {self.in_ch}, {self.img_size}, {self.img_size}), '
+                f'got {tuple(x.shape)}'
+            )
         return self.net(x).flatten()
 
 # %% ../nbs/14_dcgan.ipynb #0f709d70
 def _images_of(data) -> torch.Tensor:
-    "The image tensor of `data`: an N×C×H×W tensor, or a TensorDataset whose first tensor holds the images."
+    """The image tensor of `data`: an N×C×H×W tensor, or a TensorDataset whose first tensor holds
+    the images."""
     x = data.tensors[0] if hasattr(data, 'tensors') else data
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError('data must be an N×C×H×W tensor or a TensorDataset of (images, ...)')
     return x
 
+
 @torch.no_grad()
-def sample_dcgan(G: nn.Module, n: int, z_dim: int | None = None, generator: torch.Generator | None = None,
-                 z: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
-    "`n` images in [-1, 1] from `G` (or one per row of `z`), on the CPU; `G` runs in eval mode (batch norm uses running statistics)."
+def sample_dcgan(
+    G: nn.Module,
+    n: int,
+    z_dim: int | None = None,
+    generator: torch.Generator | None = None,
+    z: torch.Tensor | None = None,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """`n` images in [-1, 1] from `G` (or one per row of `z`), on the CPU; `G` runs in eval mode
+    (batch norm uses running statistics)."""
     z_dim = z_dim or G.z_dim
     if z is None: z = torch.randn(n, z_dim, generator=generator)
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
-    try: out = torch.cat([G(zb.to(device)).cpu() for zb in z.split(batch_size)]) if len(z) else torch.empty(0, G.out_ch, G.img_size, G.img_size)
-    finally: G.train(was_training)
+    try:
+        out = (
+            torch.cat([G(zb.to(device)).cpu() for zb in z.split(batch_size)])
+            if len(z)
+            else torch.empty(0, G.out_ch, G.img_size, G.img_size)
+        )
+    finally:
+        G.train(was_training)
     return out
 
 # %% ../nbs/14_dcgan.ipynb #8c3a8608
-def train_dcgan(G: nn.Module, D: nn.Module, data, n_epochs: int | None = None, n_steps: int | None = None,
-                batch_size: int = 64, lr: float = 2e-4, betas: tuple = (0.5, 0.999), z_dim: int | None = None,
-                generator: torch.Generator | None = None, fixed_noise: torch.Tensor | None = None,
-                snapshot_every: int = 1, snapshot_epochs=None, d_loss_fn=None, g_loss_fn=None, device=None,
-                desc: str = 'DCGAN') -> dict:
-    """Train `G` and `D` with Adam (DCGAN: lr 2e-4, betas (0.5, 0.999)) for `n_epochs` or `n_steps` on images in [-1, 1].
+def train_dcgan(
+    G: nn.Module,
+    D: nn.Module,
+    data,
+    n_epochs: int | None = None,
+    n_steps: int | None = None,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    betas: tuple = (0.5, 0.999),
+    z_dim: int | None = None,
+    generator: torch.Generator | None = None,
+    fixed_noise: torch.Tensor | None = None,
+    snapshot_every: int = 1,
+    snapshot_epochs=None,
+    d_loss_fn=None,
+    g_loss_fn=None,
+    device=None,
+    desc: str = 'DCGAN',
+) -> dict:
+    """Train `G` and `D` with Adam (DCGAN: lr 2e-4, betas (0.5, 0.999)) for `n_epochs` or `n_steps`
+    on images in [-1, 1].
 
-    `data`: an N×C×H×W tensor or a TensorDataset (images first). Each step: one discriminator update on a real and a
-    fake batch, then one generator update; losses default to srddpm.gan's (non-saturating for G). Returns a history: per step `d_loss`,
-    `g_loss`, `d_real`, `d_fake` (mean D probabilities on the step's batches, before the update) and `epoch`;
-    `snapshots` = [(epoch, G(fixed_noise))] at the start, after every `snapshot_every` epochs (or after the epochs listed
-    in `snapshot_epochs`) and at the end; `seconds`."""
-    if (n_epochs is None) == (n_steps is None): raise ValueError('give exactly one of n_epochs and n_steps')
-    if (n_epochs is not None and n_epochs < 0) or (n_steps is not None and n_steps < 0): raise ValueError('the training length must be >= 0')
+    `data`: an N×C×H×W tensor or a TensorDataset (images first). Each step: one discriminator
+    update on a real and a fake batch, then one generator update; losses default to srddpm.gan's
+    (non-saturating for G). Returns a history: per step `d_loss`, `g_loss`, `d_real`, `d_fake`
+    (mean D probabilities on the step's batches, before the update) and `epoch`; `snapshots` =
+    [(epoch, G(fixed_noise))] at the start, after every `snapshot_every` epochs (or after the
+    epochs listed in `snapshot_epochs`) and at the end; `seconds`."""
+    if (n_epochs is None) == (n_steps is None):
+        raise ValueError('give exactly one of n_epochs and n_steps')
+    if (n_epochs is not None and n_epochs < 0) or (n_steps is not None and n_steps < 0):
+        raise ValueError('the training length must be >= 0')
     x_all = _images_of(data)
-    if x_all.shape[0] < batch_size: raise ValueError(f'{x_all.shape[0]} images are fewer than one batch of {batch_size}')
-    if x_all.min() < -1 - 1e-6 or x_all.max() > 1 + 1e-6: raise ValueError('images must lie in [-1, 1], the range of the tanh output')
+    if x_all.shape[0] < batch_size:
+        raise ValueError(f'{x_all.shape[0]} images are fewer than one batch of {batch_size}')
+    if x_all.min() < -1 - 1e-6 or x_all.max() > 1 + 1e-6:
+        raise ValueError('images must lie in [-1, 1], the range of the tanh output')
     device = get_device(device) if device is not None else next(G.parameters()).device
     G.to(device).train(); D.to(device).train()
     z_dim = z_dim or G.z_dim
     d_loss_fn, g_loss_fn = d_loss_fn or discriminator_loss, g_loss_fn or generator_loss
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
-    steps_per_epoch = x_all.shape[0] // batch_size  # the last incomplete batch is dropped: batch norm wants full batches
+    # the last incomplete batch is dropped: batch norm wants full batches
+    steps_per_epoch = x_all.shape[0] // batch_size
     total = n_steps if n_steps is not None else n_epochs * steps_per_epoch
-    hist = dict(d_loss=[], g_loss=[], d_real=[], d_fake=[], epoch=[], snapshots=[], steps_per_epoch=steps_per_epoch)
-    def snap(epoch): hist['snapshots'].append((epoch, sample_dcgan(G, len(fixed_noise), z=fixed_noise)))
+    hist = dict(
+        d_loss=[],
+        g_loss=[],
+        d_real=[],
+        d_fake=[],
+        epoch=[],
+        snapshots=[],
+        steps_per_epoch=steps_per_epoch,
+    )
+    def snap(epoch):
+        hist['snapshots'].append((epoch, sample_dcgan(G, len(fixed_noise), z=fixed_noise)))
+
     if fixed_noise is not None:
-        if fixed_noise.ndim != 2 or fixed_noise.shape[1] != z_dim: raise ValueError(f'fixed_noise must have shape (n, {z_dim})')
+        if fixed_noise.ndim != 2 or fixed_noise.shape[1] != z_dim:
+            raise ValueError(f'fixed_noise must have shape (n, {z_dim})')
         snap(0.0)
-    if snapshot_epochs is not None: snapshot_epochs = {int(e) for e in snapshot_epochs}
+    if snapshot_epochs is not None:snapshot_epochs = {int(e) for e in snapshot_epochs}
     elif snapshot_every < 1: raise ValueError('snapshot_every must be >= 1')
     step, bar = 0, progress(total=total, desc=desc)
     with Timer() as timer:
@@ -159,10 +231,16 @@ def train_dcgan(G: nn.Module, D: nn.Module, data, n_epochs: int | None = None, n
                 hist['d_fake'].append(torch.sigmoid(fake_logits).mean().item())
                 hist['epoch'].append(step / steps_per_epoch)
                 bar.update(1)
-                if step % 10 == 0: bar.set_postfix(d_loss=f'{d_loss.item():.3f}', g_loss=f'{g_loss.item():.3f}')
+                if step % 10 == 0:
+                    bar.set_postfix(d_loss=f'{d_loss.item():.3f}', g_loss=f'{g_loss.item():.3f}')
                 if fixed_noise is not None and step < total and step % steps_per_epoch == 0:
                     e = step // steps_per_epoch
-                    if (e in snapshot_epochs) if snapshot_epochs is not None else e % snapshot_every == 0: snap(float(e))
+                    if (
+                        (e in snapshot_epochs)
+                        if snapshot_epochs is not None
+                        else e % snapshot_every == 0
+                    ):
+                        snap(float(e))
     bar.close()
     if fixed_noise is not None: snap(step / steps_per_epoch)
     hist['seconds'] = timer.seconds
