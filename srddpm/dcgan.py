@@ -207,7 +207,7 @@ def train_dcgan(
         if fixed_noise.ndim != 2 or fixed_noise.shape[1] != z_dim:
             raise ValueError(f'fixed_noise must have shape (n, {z_dim})')
         snap(0.0)
-    if snapshot_epochs is not None:snapshot_epochs = {int(e) for e in snapshot_epochs}
+    if snapshot_epochs is not None: snapshot_epochs = {int(e) for e in snapshot_epochs}
     elif snapshot_every < 1: raise ValueError('snapshot_every must be >= 1')
     step, bar = 0, progress(total=total, desc=desc)
     with Timer() as timer:
