@@ -20,11 +20,13 @@ __all__ = ['CLASSIFIER_CONFIG', 'DigitsClassifier', 'train_digits_classifier', '
 
 # %% ../nbs/16_metrics.ipynb #8dec91a9
 class DigitsClassifier(nn.Module):
-    "A small CNN for 1×16×16 digits in [-1, 1]; `features(x)` is the 64-d penultimate layer, `forward(x)` the 10 logits."
+    """A small CNN for 1×16×16 digits in [-1, 1]; `features(x)` is the 64-d penultimate layer,
+    `forward(x)` the 10 logits."""
     def __init__(self, width: int = 16, n_features: int = 64):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),              # 16x16 -> 8x8
+            # 16x16 -> 8x8
+            nn.Conv2d(1, width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),
             nn.Conv2d(width, 2 * width, 3, padding=1), nn.SiLU(), nn.MaxPool2d(2),      # 8x8 -> 4x4
             nn.Flatten(), nn.Linear(2 * width * 16, n_features), nn.SiLU())
         self.head = nn.Linear(n_features, 10)
@@ -32,12 +34,15 @@ class DigitsClassifier(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor: return self.body(x)
     def forward(self, x: torch.Tensor) -> torch.Tensor: return self.head(self.body(x))
 
-CLASSIFIER_CONFIG = dict(width=16, n_features=64, epochs=8, batch_size=64, lr=2e-3, max_shift=1, version=1)
+CLASSIFIER_CONFIG = dict(
+    width=16, n_features=64, epochs=8, batch_size=64, lr=2e-3, max_shift=1, version=1
+)
 
 def train_digits_classifier(seed: int = 0, verbose: bool = True) -> DigitsClassifier:
-    """Train `DigitsClassifier` on `digits_split()`'s training digits, deterministically (fixed seed, fixed epochs).
-    Light augmentation: each batch is shifted by up to one pixel. Trains on one CPU thread. Returns the model in eval mode with
-    `.test_accuracy` (on the held-out split) and `.history` (mean training loss per epoch)."""
+    """Train `DigitsClassifier` on `digits_split()`'s training digits, deterministically (fixed
+    seed, fixed epochs). Light augmentation: each batch is shifted by up to one pixel. Trains on
+    one CPU thread. Returns the model in eval mode with `.test_accuracy` (on the held-out split)
+    and `.history` (mean training loss per epoch)."""
     c = CLASSIFIER_CONFIG
     train, test = digits_split()
     x, y = train.tensors
@@ -45,8 +50,8 @@ def train_digits_classifier(seed: int = 0, verbose: bool = True) -> DigitsClassi
 
 @contextlib.contextmanager
 def _one_thread():
-    """Run torch on one CPU thread inside the block: the network is tiny, one thread is as fast (much faster on a busy
-    machine), and the numbers do not depend on the number of cores."""
+    """Run torch on one CPU thread inside the block: the network is tiny, one thread is as fast
+    (much faster on a busy machine), and the numbers do not depend on the number of cores."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try: yield
@@ -60,7 +65,11 @@ def _train_classifier(seed, verbose, x, y, test):
         g = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(model.parameters(), lr=c['lr'])
         history = []
-        for epoch in progress(range(c['epochs']), desc='digits classifier') if verbose else range(c['epochs']):
+        for epoch in (
+            progress(range(c['epochs']), desc='digits classifier')
+            if verbose
+            else range(c['epochs'])
+        ):
             perm, total = torch.randperm(len(x), generator=g), 0.0
             for i in range(0, len(x), c['batch_size']):
                 idx = perm[i:i + c['batch_size']]
@@ -71,7 +80,8 @@ def _train_classifier(seed, verbose, x, y, test):
                 total += loss.item() * len(idx)
             history.append(total / len(x))
     model.eval().requires_grad_(False)
-    with torch.no_grad(): acc = (model(test.tensors[0]).argmax(1) == test.tensors[1]).float().mean().item()
+    with torch.no_grad():
+        acc = (model(test.tensors[0]).argmax(1) == test.tensors[1]).float().mean().item()
     model.test_accuracy, model.history = acc, history
     return model
 
@@ -89,18 +99,23 @@ def _load_classifier(path: Path) -> DigitsClassifier:
     with safe_open(str(path), framework='pt') as f:
         meta = f.metadata() or {}
         state = {k: f.get_tensor(k) for k in f.keys()}
-    if json.loads(meta.get('config', '{}')) != c: raise ValueError('the file was written with another configuration')
+    if json.loads(meta.get('config', '{}')) != c:
+        raise ValueError('the file was written with another configuration')
     model = DigitsClassifier(c['width'], c['n_features'])
     model.load_state_dict(state, strict=True)  # raises on missing/unexpected keys or wrong shapes
-    if not all(torch.isfinite(v).all() for v in state.values()): raise ValueError('non-finite weights')
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        raise ValueError('non-finite weights')
     model.eval().requires_grad_(False)
-    model.test_accuracy, model.history = float(meta['test_accuracy']), json.loads(meta.get('history', '[]'))
+    model.test_accuracy, model.history = float(meta['test_accuracy']), json.loads(
+        meta.get('history', '[]')
+    )
     return model
 
 def digits_feature_extractor(seed: int = 0, cache: str | Path | None = None, retrain: bool = False,
                              verbose: bool = True) -> DigitsClassifier:
-    """The digits classifier used as FID/KID feature space, loaded from `cache` (default `cache_dir()`) or trained
-    (seconds) and cached as safetensors. A corrupt or mismatched cache file is retrained and overwritten."""
+    """The digits classifier used as FID/KID feature space, loaded from `cache` (default
+    `cache_dir()`) or trained (seconds) and cached as safetensors. A corrupt or mismatched cache
+    file is retrained and overwritten."""
     from safetensors.torch import save_file
     folder = Path(cache) if cache is not None else cache_dir()
     path = folder / f"digits_classifier_v{CLASSIFIER_CONFIG['version']}_seed{seed}.safetensors"
@@ -110,60 +125,92 @@ def digits_feature_extractor(seed: int = 0, cache: str | Path | None = None, ret
     if path.exists() and not retrain:
         try: model = _load_classifier(path)
         except Exception as e:
-            print(f'cached digits classifier {path} is unusable ({type(e).__name__}: {e}); retraining it')
+            print(f'cached digits classifier {path} is unusable ({type(e).__name__}: {e}); '
+                  'retraining it')
     if model is None:
         model = train_digits_classifier(seed, verbose=verbose)
-        meta = dict(config=json.dumps(CLASSIFIER_CONFIG), test_accuracy=repr(model.test_accuracy), history=json.dumps(model.history))
+        meta = dict(config=json.dumps(CLASSIFIER_CONFIG), test_accuracy=repr(model.test_accuracy),
+                    history=json.dumps(model.history))
         try:  # write to a temporary file, then rename: readers never see a half-written file
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp'); os.close(fd)
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp, metadata=meta)
+            state = {k: v.contiguous() for k, v in model.state_dict().items()}
+            save_file(state, tmp, metadata=meta)
             os.replace(tmp, path)
-        except OSError as e: print(f'could not cache the digits classifier under {folder} ({e}); continuing without a cache')
+        except OSError as e:
+            print(f'could not cache the digits classifier under {folder} ({e}); '
+                  'continuing without a cache')
     _EXTRACTORS[key] = model
     return model
 
 def digit_features(images, extractor: DigitsClassifier | None = None, value_range: tuple = (-1, 1),
                    batch_size: int = 512) -> np.ndarray:
-    """Penultimate-layer features (N×64, float64) of digits given as a tensor/array N×1×16×16 or N×16×16
-    with values in `value_range` (default [-1, 1]; clamp generated samples first). `extractor` defaults to
-    `digits_feature_extractor()`."""
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).detach().cpu().float()
+    """Penultimate-layer features (N×64, float64) of digits given as a tensor/array N×1×16×16 or
+    N×16×16 with values in `value_range` (default [-1, 1]; clamp generated samples first).
+    `extractor` defaults to `digits_feature_extractor()`."""
+    x = (
+        torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+        .detach()
+        .cpu()
+        .float()
+    )
     if x.ndim == 3: x = x[:, None]
     if x.ndim != 4 or tuple(x.shape[1:]) != (1, 16, 16):
-        raise ValueError(f'digits must have shape N×1×16×16 or N×16×16, got {tuple(np.shape(images))}')
+        raise ValueError(
+            f'digits must have shape N×1×16×16 or N×16×16, got {tuple(np.shape(images))}'
+        )
     if len(x) == 0: raise ValueError('no images given')
     lo, hi = value_range
     if not torch.isfinite(x).all(): raise ValueError('digits contain NaN or infinite values')
     tol = 1e-4 * (hi - lo)
     if x.min() < lo - tol or x.max() > hi + tol:
-        raise ValueError(f'digit values must lie in {value_range}, got [{x.min():.4g}, {x.max():.4g}] (clamp them first)')
+        raise ValueError(
+            f'digit values must lie in {value_range}, got [{x.min():.4g}, {x.max():.4g}] (clamp '
+            'them first)'
+        )
     x = ((x - lo) / (hi - lo) * 2 - 1).clamp(-1, 1)
     model = extractor if extractor is not None else digits_feature_extractor()
     with torch.no_grad(), _one_thread():
-        return torch.cat([model.features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).double().numpy()
+        return (
+            torch.cat([model.features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+            .double()
+            .numpy()
+        )
 
 # %% ../nbs/16_metrics.ipynb #f9dc0dae
 def _as_features(f, name: str = 'features') -> np.ndarray:
-    a = f.detach().cpu().double().numpy() if isinstance(f, torch.Tensor) else np.asarray(f, dtype=np.float64)
-    if a.ndim != 2: raise ValueError(f'{name} must be a 2-D array (n_samples, n_features), got shape {a.shape}')
+    a = (
+        f.detach().cpu().double().numpy()
+        if isinstance(f, torch.Tensor)
+        else np.asarray(f, dtype=np.float64)
+    )
+    if a.ndim != 2:
+        raise ValueError(f'{name} must be a 2-D array (n_samples, n_features), got shape {a.shape}')
     if len(a) < 2: raise ValueError(f'{name}: need at least 2 samples, got {len(a)}')
     if not np.isfinite(a).all(): raise ValueError(f'{name} contain NaN or infinite values')
     return a
 
 def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
-    "Mean (d,) and covariance (d, d) of features (n, d), in float64 (unbiased covariance, as FID implementations do)."
+    """Mean (d,) and covariance (d, d) of features (n, d), in float64 (unbiased covariance, as
+    FID implementations do)."""
     a = _as_features(features)
     return a.mean(0), np.cov(a, rowvar=False)
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     "Squared Fréchet (2-Wasserstein) distance between N(mu1, sigma1) and N(mu2, sigma2), eq. (1)."
     from scipy.linalg import sqrtm, LinAlgWarning
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(
+        np.asarray(mu2, np.float64)
+    )
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(
+        np.asarray(sigma2, np.float64)
+    )
     d = len(mu1)
     if mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(f'shapes do not match: mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, sigma2 {sigma2.shape}')
+        raise ValueError(
+            f'shapes do not match: mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, sigma2 '
+            f'{sigma2.shape}'
+        )
     with warnings.catch_warnings():  # a singular product is handled below, no need to warn
         warnings.simplefilter('ignore', category=LinAlgWarning)
         covmean = sqrtm(sigma1 @ sigma2)
@@ -173,93 +220,130 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     if np.iscomplexobj(covmean):
         scale = max(1.0, np.abs(covmean.real).max())
         if np.abs(covmean.imag).max() > 1e-3 * scale:
-            raise ValueError(f'the matrix square root has a large imaginary part ({np.abs(covmean.imag).max():.3g}); '
-                             'are the covariances symmetric positive semi-definite?')
+            raise ValueError(
+                'the matrix square root has a large imaginary part '
+                f'({np.abs(covmean.imag).max():.3g}); '
+                'are the covariances symmetric positive semi-definite?'
+            )
         covmean = covmean.real
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 def fid(features1, features2) -> float:
-    "FID between two sets of features (n1, d) and (n2, d): eq. (1) with their means and covariances."
+    """FID between two sets of features (n1, d) and (n2, d): eq. (1) with their means and
+    covariances."""
     a, b = _as_features(features1, 'features1'), _as_features(features2, 'features2')
-    if a.shape[1] != b.shape[1]: raise ValueError(f'feature dimensions differ: {a.shape[1]} vs {b.shape[1]}')
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f'feature dimensions differ: {a.shape[1]} vs {b.shape[1]}')
     return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))
 
 # %% ../nbs/16_metrics.ipynb #9076079e
-def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> np.ndarray:
+def polynomial_kernel(
+    x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0
+) -> np.ndarray:
     "KID's kernel matrix k(x_i, y_j) = (x_i·y_j / d + coef0)^degree for x (m, d), y (n, d)."
     return (x @ y.T / x.shape[1] + coef0) ** degree
+
 
 def mmd2_unbiased(x, y, kernel=polynomial_kernel) -> float:
     "Unbiased estimate of MMD² between samples x (m, d) and y (n, d), eq. (2)."
     x, y = _as_features(x, 'x'), _as_features(y, 'y')
-    if x.shape[1] != y.shape[1]: raise ValueError(f'feature dimensions differ: {x.shape[1]} vs {y.shape[1]}')
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f'feature dimensions differ: {x.shape[1]} vs {y.shape[1]}')
     m, n = len(x), len(y)
     kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2 * kxy.mean()
+    )
 
 class KID(NamedTuple):
-    "KID estimate: the mean of `n_subsets` independent unbiased MMD² estimates and its standard error."
+    """KID estimate: the mean of `n_subsets` independent unbiased MMD² estimates and its standard
+    error."""
     value: float
     se: float
     n_subsets: int
     subset_size: int
     def __str__(self): return f'{self.value:.3g} ± {self.se:.2g}'
 
-def kid(features1, features2, n_subsets: int = 10, subset_size: int | None = None, seed: int = 0) -> KID:
-    """KID between feature sets (n1, d) and (n2, d): eq. (2) on `n_subsets` disjoint random subsets of each
-    (default size: as large as the smaller set allows), mean ± standard error."""
+
+def kid(
+    features1, features2, n_subsets: int = 10, subset_size: int | None = None, seed: int = 0
+) -> KID:
+    """KID between feature sets (n1, d) and (n2, d): eq. (2) on `n_subsets` disjoint random subsets
+    of each (default size: as large as the smaller set allows), mean ± standard error."""
     a, b = _as_features(features1, 'features1'), _as_features(features2, 'features2')
-    if a.shape[1] != b.shape[1]: raise ValueError(f'feature dimensions differ: {a.shape[1]} vs {b.shape[1]}')
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f'feature dimensions differ: {a.shape[1]} vs {b.shape[1]}')
     if n_subsets < 2: raise ValueError('n_subsets must be at least 2 to estimate a standard error')
     s = subset_size or min(len(a), len(b)) // n_subsets
     if s < 2 or n_subsets * s > min(len(a), len(b)):
-        raise ValueError(f'{n_subsets} disjoint subsets of size {s} need at least {n_subsets * max(s, 2)} samples '
-                         f'in each set; got {len(a)} and {len(b)}')
+        raise ValueError(
+            f'{n_subsets} disjoint subsets of size {s} need at least {n_subsets * max(s, 2)} '
+            'samples '
+            f'in each set; got {len(a)} and {len(b)}'
+        )
     rng = np.random.default_rng(seed)
     pa, pb = rng.permutation(len(a)), rng.permutation(len(b))
-    est = np.array([mmd2_unbiased(a[pa[i * s:(i + 1) * s]], b[pb[i * s:(i + 1) * s]]) for i in range(n_subsets)])
+    est = np.array(
+        [
+            mmd2_unbiased(a[pa[i * s:(i + 1) * s]], b[pb[i * s:(i + 1) * s]])
+            for i in range(n_subsets)
+        ]
+    )
     return KID(float(est.mean()), float(est.std(ddof=1) / math.sqrt(n_subsets)), n_subsets, s)
 
 # %% ../nbs/16_metrics.ipynb #21760530
 def as_uint8_images(img, name: str = 'image') -> np.ndarray:
-    """Convert an image or batch to a uint8 array N×H×W×C (C = 1 or 3). Accepts uint8 NumPy arrays (H×W, H×W×C,
-    N×H×W×C) and PIL images with values 0..255, or torch tensors (C×H×W, N×C×H×W) that are float in [0, 1]
-    (rounded as `round(255 x)`) or uint8."""
+    """Convert an image or batch to a uint8 array N×H×W×C (C = 1 or 3). Accepts uint8 NumPy arrays
+    (H×W, H×W×C, N×H×W×C) and PIL images with values 0..255, or torch tensors (C×H×W, N×C×H×W)
+    that are float in [0, 1] (rounded as `round(255 x)`) or uint8."""
     if isinstance(img, torch.Tensor):
         t = img.detach().cpu()
         if t.ndim == 3: t = t[None]
         if t.ndim != 4 or t.shape[1] not in (1, 3):
-            raise ValueError(f'{name}: a tensor must be C×H×W or N×C×H×W with C = 1 or 3, got shape {tuple(img.shape)}')
+            raise ValueError(f'{name}: a tensor must be C×H×W or N×C×H×W with C = 1 or 3, '
+                             f'got shape {tuple(img.shape)}')
         if t.dtype == torch.uint8: a = t.numpy()
         elif t.is_floating_point():
             t = t.double()
-            if not torch.isfinite(t).all(): raise ValueError(f'{name}: contains NaN or infinite values')
+            if not torch.isfinite(t).all():
+                raise ValueError(f'{name}: contains NaN or infinite values')
             if t.numel() and (t.min() < -1e-6 or t.max() > 1 + 1e-6):
-                raise ValueError(f'{name}: a float tensor must lie in [0, 1], got [{t.min():.4g}, {t.max():.4g}] '
+                raise ValueError(f'{name}: a float tensor must lie in [0, 1], '
+                                 f'got [{t.min():.4g}, {t.max():.4g}] '
                                  '(for [-1, 1] outputs use (x + 1) / 2; clamp before evaluating)')
             a = (t.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-        else: raise ValueError(f'{name}: unsupported tensor dtype {t.dtype} (use float in [0, 1] or uint8)')
+        else:
+            raise ValueError(f'{name}: unsupported tensor dtype {t.dtype} '
+                             '(use float in [0, 1] or uint8)')
         a = a.transpose(0, 2, 3, 1)
     else:
         a = np.asarray(img)
         if a.dtype != np.uint8:
-            raise ValueError(f'{name}: a NumPy image must be uint8 (0..255), got dtype {a.dtype}; for float images in '
-                             '[0, 1] pass a torch tensor (C×H×W), or convert with np.round(255 * x).astype(np.uint8)')
+            raise ValueError(f'{name}: a NumPy image must be uint8 (0..255), got dtype {a.dtype}; '
+                             'for float images in [0, 1] pass a torch tensor (C×H×W), '
+                             'or convert with np.round(255 * x).astype(np.uint8)')
         if a.ndim == 2: a = a[None, ..., None]
         elif a.ndim == 3:
-            if a.shape[-1] not in (1, 3): raise ValueError(f'{name}: a 3-D array must be H×W×C with C = 1 or 3, got shape {a.shape}')
+            if a.shape[-1] not in (1, 3):
+                raise ValueError(f'{name}: a 3-D array must be H×W×C with C = 1 or 3, '
+                                 f'got shape {a.shape}')
             a = a[None]
         elif a.ndim != 4 or a.shape[-1] not in (1, 3):
-            raise ValueError(f'{name}: expected H×W, H×W×C or N×H×W×C with C = 1 or 3, got shape {a.shape}')
-    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0: raise ValueError(f'{name}: empty image, shape {a.shape}')
+            raise ValueError(f'{name}: expected H×W, H×W×C or N×H×W×C with C = 1 or 3, '
+                             f'got shape {a.shape}')
+    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0:
+        raise ValueError(f'{name}: empty image, shape {a.shape}')
     return np.ascontiguousarray(a)
 
 def rgb_to_y(img) -> np.ndarray:
     """Luma Y of ITU-R BT.601 as MATLAB's `rgb2ycbcr`, eq. (3): float64 in [16, 235], shape N×H×W
     (or H×W for a single image). Accepts the inputs of `as_uint8_images` with 3 channels."""
     a = as_uint8_images(img)
-    if a.shape[-1] != 3: raise ValueError(f'rgb_to_y needs RGB images (3 channels), got {a.shape[-1]}')
+    if a.shape[-1] != 3:
+        raise ValueError(f'rgb_to_y needs RGB images (3 channels), got {a.shape[-1]}')
     y = _y_from_rgb255(a.astype(np.float64))
     batched = img.ndim == 4 if isinstance(img, torch.Tensor) else np.asarray(img).ndim == 4
     return y if batched else y[0]
@@ -268,16 +352,21 @@ def _y_from_rgb255(a: np.ndarray) -> np.ndarray:
     return 16.0 + a @ np.array([65.481, 128.553, 24.966]) / 255.0  # eq. (3)
 
 def _prepare_pair(sr, hr, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
-    "Both images as float64 N×H×W×C after uint8 rounding, border crop and optional conversion to Y (C = 1)."
+    """Both images as float64 N×H×W×C after uint8 rounding, border crop and optional conversion
+    to Y (C = 1)."""
     a, b = as_uint8_images(sr, 'sr'), as_uint8_images(hr, 'hr')
     if a.shape != b.shape:
-        raise ValueError(f'sr and hr differ in shape: {a.shape} vs {b.shape} (as N×H×W×C after conversion)')
+        raise ValueError(
+            f'sr and hr differ in shape: {a.shape} vs {b.shape} (as N×H×W×C after conversion)'
+        )
     c = int(crop_border)
     if c < 0: raise ValueError(f'crop_border must be >= 0, got {crop_border}')
-    if 2 * c >= min(a.shape[1:3]): raise ValueError(f'crop_border={c} leaves nothing of a {a.shape[1]}×{a.shape[2]} image')
+    if 2 * c >= min(a.shape[1:3]):
+        raise ValueError(f'crop_border={c} leaves nothing of a {a.shape[1]}×{a.shape[2]} image')
     if c: a, b = a[:, c:-c, c:-c], b[:, c:-c, c:-c]
     a, b = a.astype(np.float64), b.astype(np.float64)
-    if y_channel and a.shape[-1] == 3: a, b = _y_from_rgb255(a)[..., None], _y_from_rgb255(b)[..., None]
+    if y_channel and a.shape[-1] == 3:
+        a, b = _y_from_rgb255(a)[..., None], _y_from_rgb255(b)[..., None]
     return a, b
 
 def _reduce(values: np.ndarray, reduction: str):
@@ -286,11 +375,13 @@ def _reduce(values: np.ndarray, reduction: str):
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 def psnr(sr, hr, crop_border: int = 0, y_channel: bool = False, reduction: str = 'mean'):
-    """PSNR in dB (data range 255) between `sr` and `hr` after uint8 rounding and cropping `crop_border` pixels at
-    each side; on the Y channel of eq. (3) if `y_channel` (grey images are used as they are). Identical images give inf."""
+    """PSNR in dB (data range 255) between `sr` and `hr` after uint8 rounding and cropping
+    `crop_border` pixels at each side; on the Y channel of eq. (3) if `y_channel` (grey images
+    are used as they are). Identical images give inf."""
     a, b = _prepare_pair(sr, hr, crop_border, y_channel)
     mse = ((a - b) ** 2).mean(axis=(1, 2, 3))
-    with np.errstate(divide='ignore'): values = np.where(mse == 0, np.inf, 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-300)))
+    with np.errstate(divide='ignore'):
+        values = np.where(mse == 0, np.inf, 10 * np.log10(255.0**2 / np.maximum(mse, 1e-300)))
     return _reduce(values, reduction)
 
 # %% ../nbs/16_metrics.ipynb #3b3cb51a
@@ -306,19 +397,33 @@ def _filter_valid(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     h = sum(w[i] * a[:, i:a.shape[1] - k + 1 + i] for i in range(k))
     return sum(w[i] * h[:, :, i:h.shape[2] - k + 1 + i] for i in range(k))
 
-def ssim(sr, hr, crop_border: int = 0, y_channel: bool = False, reduction: str = 'mean', return_map: bool = False):
-    """SSIM, eq. (4), with an 11×11 Gaussian window (σ = 1.5), data range 255, after uint8 rounding and border
-    crop; on the Y channel if `y_channel`. Averaged over valid window positions and channels (and over the batch
-    for `reduction='mean'`). `return_map=True` returns the N×(H-10)×(W-10)×C SSIM map instead."""
+
+def ssim(
+    sr,
+    hr,
+    crop_border: int = 0,
+    y_channel: bool = False,
+    reduction: str = 'mean',
+    return_map: bool = False,
+):
+    """SSIM, eq. (4), with an 11×11 Gaussian window (σ = 1.5), data range 255, after uint8 rounding
+    and border crop; on the Y channel if `y_channel`. Averaged over valid window positions and
+    channels (and over the batch for `reduction='mean'`). `return_map=True` returns the
+    N×(H-10)×(W-10)×C SSIM map instead."""
     a, b = _prepare_pair(sr, hr, crop_border, y_channel)
-    if min(a.shape[1:3]) < 11: raise ValueError(f'SSIM needs images of at least 11×11 after cropping, got {a.shape[1]}×{a.shape[2]}')
+    if min(a.shape[1:3]) < 11:
+        raise ValueError(
+            f'SSIM needs images of at least 11×11 after cropping, got {a.shape[1]}×{a.shape[2]}'
+        )
     w = gaussian_window(11, 1.5)
     C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_x, mu_y = _filter_valid(a, w), _filter_valid(b, w)
     var_x = _filter_valid(a * a, w) - mu_x ** 2
     var_y = _filter_valid(b * b, w) - mu_y ** 2
     cov_xy = _filter_valid(a * b, w) - mu_x * mu_y
-    smap = ((2 * mu_x * mu_y + C1) * (2 * cov_xy + C2)) / ((mu_x ** 2 + mu_y ** 2 + C1) * (var_x + var_y + C2))
+    smap = ((2 * mu_x * mu_y + C1) * (2 * cov_xy + C2)) / (
+        (mu_x**2 + mu_y**2 + C1) * (var_x + var_y + C2)
+    )
     if return_map: return smap
     return _reduce(smap.mean(axis=(1, 2, 3)), reduction)
 
@@ -328,39 +433,66 @@ def _uint8_to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255
 
 def lr_consistency_psnr(sr, lr, scale: int, y_channel: bool = False, reduction: str = 'mean'):
-    """PSNR (dB) between `sr` degraded by `make_lr` (the book's one degradation, rounded to uint8) and the LR input
-    `lr`, as SRDiff's LR-PSNR (Li et al. 2022); uint8 images N×H×W×C or H×W×C. `sr` must be exactly `scale` times
-    larger than `lr` (else ValueError); an HR image scores infinity against the LR `make_lr` made from it."""
+    """PSNR (dB) between `sr` degraded by `make_lr` (the book's one degradation, rounded to uint8)
+    and the LR input `lr`, as SRDiff's LR-PSNR (Li et al. 2022); uint8 images N×H×W×C or H×W×C.
+    `sr` must be exactly `scale` times larger than `lr` (else ValueError); an HR image scores
+    infinity against the LR `make_lr` made from it."""
     a, b = as_uint8_images(sr, 'sr'), as_uint8_images(lr, 'lr')
-    if int(scale) != scale or scale < 1: raise ValueError(f'scale must be a positive integer, got {scale}')
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f'scale must be a positive integer, got {scale}')
     scale = int(scale)
-    if a.shape[0] != b.shape[0] or a.shape[-1] != b.shape[-1] or a.shape[1:3] != (b.shape[1] * scale, b.shape[2] * scale):
+    if (
+        a.shape[0] != b.shape[0]
+        or a.shape[-1] != b.shape[-1]
+        or a.shape[1:3] != (b.shape[1] * scale, b.shape[2] * scale)
+    ):
         raise ValueError(f'sr {a.shape} is not lr {b.shape} upscaled ×{scale} (as N×H×W×C)')
     down = make_lr(_uint8_to_tensor(a), scale, value_range=(0, 1), quantize=True)
     return psnr(down, torch.from_numpy(b).permute(0, 3, 1, 2), 0, y_channel, reduction)
 
 # %% ../nbs/16_metrics.ipynb #0ddce29d
-_LPIPS_NETS = {  # torchvision constructor, the end of each of the five feature slices, channels per slice
-    'alex': dict(arch='alexnet', weights='AlexNet_Weights', ends=(2, 5, 8, 10, 12), channels=(64, 192, 384, 256, 256)),
-    'vgg': dict(arch='vgg16', weights='VGG16_Weights', ends=(4, 9, 16, 23, 30), channels=(64, 128, 256, 512, 512)),
+# torchvision constructor, the end of each of the five feature slices, channels per slice
+_LPIPS_NETS = {
+    'alex': dict(
+        arch='alexnet',
+        weights='AlexNet_Weights',
+        ends=(2, 5, 8, 10, 12),
+        channels=(64, 192, 384, 256, 256),
+    ),
+    'vgg': dict(
+        arch='vgg16',
+        weights='VGG16_Weights',
+        ends=(4, 9, 16, 23, 30),
+        channels=(64, 128, 256, 512, 512),
+    ),
 }
 
 def find_lpips_weights(net: str = 'alex') -> dict:
-    "Local paths of the weights LPIPS needs: {'backbone': Path | None, 'linear': Path | None, 'looked_in': [...]}; never downloads."
+    """Local paths of the weights LPIPS needs: {'backbone': Path | None, 'linear': Path | None,
+    'looked_in': [...]}; never downloads."""
     import importlib.util, torchvision
-    if net not in _LPIPS_NETS: raise ValueError(f"net must be one of {sorted(_LPIPS_NETS)}, got {net!r}")
+    if net not in _LPIPS_NETS:
+        raise ValueError(f"net must be one of {sorted(_LPIPS_NETS)}, got {net!r}")
     spec = _LPIPS_NETS[net]
-    url = getattr(torchvision.models, spec['weights']).IMAGENET1K_V1.url  # only its file name is used
+    # only its file name is used
+    url = getattr(torchvision.models, spec['weights']).IMAGENET1K_V1.url
     backbone = Path(torch.hub.get_dir()) / 'checkpoints' / url.rsplit('/', 1)[-1]
     candidates = [cache_dir() / 'lpips' / f'{net}.pth']
     found = importlib.util.find_spec('lpips')
-    if found is not None and found.origin: candidates.append(Path(found.origin).parent / 'weights' / 'v0.1' / f'{net}.pth')
+    if found is not None and found.origin:
+        candidates.append(Path(found.origin).parent / 'weights' / 'v0.1' / f'{net}.pth')
     linear = next((p for p in candidates if p.is_file()), None)
-    return dict(backbone=backbone if backbone.is_file() else None, linear=linear, looked_in=[backbone] + candidates)
+    return dict(
+        backbone=backbone if backbone.is_file() else None,
+        linear=linear,
+        looked_in=[backbone] + candidates,
+    )
 
 class LPIPS(nn.Module):
-    "LPIPS distance between N×3×H×W images in [0, 1]; built from a torchvision backbone state dict and LPIPS linear weights."
-    shift = (-0.030, -0.088, -0.188)  # the input normalisation LPIPS was trained with (inputs in [-1, 1])
+    """LPIPS distance between N×3×H×W images in [0, 1]; built from a torchvision backbone state
+    dict and LPIPS linear weights."""
+    # the input normalisation LPIPS was trained with (inputs in [-1, 1])
+    shift = (-0.030, -0.088, -0.188)
     scale = (0.458, 0.448, 0.450)
 
     def __init__(self, backbone_state: dict, linear_state: dict, net: str = 'alex'):
@@ -368,16 +500,24 @@ class LPIPS(nn.Module):
         import torchvision
         spec = _LPIPS_NETS[net]
         backbone = getattr(torchvision.models, spec['arch'])(weights=None)
-        features = {k[len('features.'):]: v for k, v in backbone_state.items() if k.startswith('features.')}
-        backbone.features.load_state_dict(features, strict=True)  # only the convolutional part is used
+        features = {
+            k[len('features.') :]: v for k, v in backbone_state.items() if k.startswith('features.')
+        }
+        # only the convolutional part is used
+        backbone.features.load_state_dict(features, strict=True)
         starts = (0,) + spec['ends'][:-1]
         self.slices = nn.ModuleList(backbone.features[a:b] for a, b in zip(starts, spec['ends']))
         w = []
         for i, ch in enumerate(spec['channels']):
             t = linear_state.get(f'lin{i}.model.1.weight', linear_state.get(f'lin{i}.weight'))
-            if t is None or tuple(t.shape) != (1, ch, 1, 1): raise ValueError(f'LPIPS linear weights: layer {i} missing or not of shape (1, {ch}, 1, 1)')
+            if t is None or tuple(t.shape) != (1, ch, 1, 1):
+                raise ValueError(
+                    f'LPIPS linear weights: layer {i} missing or not of shape (1, {ch}, 1, 1)'
+                )
             w.append(t.float().view(1, ch, 1, 1))
-        self.register_buffer('w0', w[0]); self.register_buffer('w1', w[1]); self.register_buffer('w2', w[2])
+        self.register_buffer('w0', w[0])
+        self.register_buffer('w1', w[1])
+        self.register_buffer('w2', w[2])
         self.register_buffer('w3', w[3]); self.register_buffer('w4', w[4])
         self.register_buffer('shift_', torch.tensor(self.shift).view(1, 3, 1, 1))
         self.register_buffer('scale_', torch.tensor(self.scale).view(1, 3, 1, 1))
@@ -385,7 +525,9 @@ class LPIPS(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         "Per-image LPIPS distances (N,) for x, y of shape N×3×H×W in [0, 1]."
-        fx, fy = ((2 * x - 1) - self.shift_) / self.scale_, ((2 * y - 1) - self.shift_) / self.scale_
+        fx, fy = ((2 * x - 1) - self.shift_) / self.scale_, (
+            (2 * y - 1) - self.shift_
+        ) / self.scale_
         total = 0
         for i, sl in enumerate(self.slices):
             fx, fy = sl(fx), sl(fy)
@@ -398,14 +540,20 @@ _LPIPS_MODELS: dict = {}
 _LPIPS_WARNED: set = set()
 
 def load_lpips(net: str = 'alex', verbose: bool = True) -> LPIPS | None:
-    "An `LPIPS` model from local weights, or None (with one printed line, once) if they are not on the disk."
+    """An `LPIPS` model from local weights, or None (with one printed line, once) if they are not
+    on the disk."""
     found = find_lpips_weights(net)
     key = (net, str(found['backbone']), str(found['linear']))
     if key in _LPIPS_MODELS: return _LPIPS_MODELS[key]
     model = None
     if found['backbone'] is None or found['linear'] is None:
-        missing = found['looked_in'][0] if found['backbone'] is None else ' or '.join(str(p) for p in found['looked_in'][1:])
-        msg = f'LPIPS left out: its pretrained weights are not on this machine (missing {missing}); nothing is downloaded.'
+        missing = (
+            found['looked_in'][0]
+            if found['backbone'] is None
+            else ' or '.join(str(p) for p in found['looked_in'][1:])
+        )
+        msg = ('LPIPS left out: its pretrained weights are not on this machine '
+               f'(missing {missing}); nothing is downloaded.')
     else:
         try:
             model = LPIPS(torch.load(found['backbone'], map_location='cpu', weights_only=True),
@@ -418,9 +566,13 @@ def load_lpips(net: str = 'alex', verbose: bool = True) -> LPIPS | None:
     return model
 
 def lpips_distance(sr, hr, net: str = 'alex', reduction: str = 'mean'):
-    "LPIPS between `sr` and `hr` (inputs as for `psnr`, after uint8 rounding; grey is repeated to RGB), or None if unavailable."
+    """LPIPS between `sr` and `hr` (inputs as for `psnr`, after uint8 rounding; grey is repeated
+    to RGB), or None if unavailable."""
     a, b = as_uint8_images(sr, 'sr'), as_uint8_images(hr, 'hr')
-    if a.shape != b.shape: raise ValueError(f'sr and hr differ in shape: {a.shape} vs {b.shape} (as N×H×W×C after conversion)')
+    if a.shape != b.shape:
+        raise ValueError(
+            f'sr and hr differ in shape: {a.shape} vs {b.shape} (as N×H×W×C after conversion)'
+        )
     model = load_lpips(net)
     if model is None: return None
     x, y = _uint8_to_tensor(a), _uint8_to_tensor(b)
@@ -430,10 +582,12 @@ def lpips_distance(sr, hr, net: str = 'alex', reduction: str = 'mean'):
 
 # %% ../nbs/16_metrics.ipynb #6baf01ae
 def evaluate_sr(sr, hr, lr, scale: int, lpips: bool = True) -> dict:
-    """All SR metrics for one image (inputs as for `psnr`): PSNR/SSIM on RGB and Y with `crop_border=scale`,
-    LR-consistency PSNR against `lr`, and LPIPS (AlexNet) only if its weights are available locally."""
+    """All SR metrics for one image (inputs as for `psnr`): PSNR/SSIM on RGB and Y with
+    `crop_border=scale`, LR-consistency PSNR against `lr`, and LPIPS (AlexNet) only if its
+    weights are available locally."""
     for x, nm in ((sr, 'sr'), (hr, 'hr'), (lr, 'lr')):
-        if as_uint8_images(x, nm).shape[0] != 1: raise ValueError(f'evaluate_sr takes one image; {nm} is a batch')
+        if as_uint8_images(x, nm).shape[0] != 1:
+            raise ValueError(f'evaluate_sr takes one image; {nm} is a batch')
     out = dict(psnr_rgb=psnr(sr, hr, scale, False), psnr_y=psnr(sr, hr, scale, True),
                ssim_rgb=ssim(sr, hr, scale, False), ssim_y=ssim(sr, hr, scale, True),
                lr_psnr=lr_consistency_psnr(sr, lr, scale))
