@@ -8,32 +8,44 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from .core import *
-from .data import (load_photos, read_image, modcrop, ImageReadError, IMAGE_SUFFIXES, imresize, make_lr,
-                         bicubic_up)
+from srddpm.data import (
+    load_photos,
+    read_image,
+    modcrop,
+    ImageReadError,
+    IMAGE_SUFFIXES,
+    imresize,
+    make_lr,
+    bicubic_up,
+)
 
 # %% auto #0
 __all__ = ['hr_cache_dir', 'cached_image', 'SRPatchDataset', 'valid_images', 'div2k_files', 'sr_train_valid', 'div2k_standins']
 
 # %% ../nbs/20_sr_data.ipynb #9000a099
 def hr_cache_dir() -> Path:
-    "Where decoded HR images are kept as uint8 `.npy` files: `$SRDDPM_CACHE/hr`, else `~/.cache/srddpm/hr`."
+    """Where decoded HR images are kept as uint8 `.npy` files: `$SRDDPM_CACHE/hr`, else
+    `~/.cache/srddpm/hr`."""
     return Path(os.environ.get('SRDDPM_CACHE') or Path.home() / '.cache' / 'srddpm') / 'hr'
 
 def _image_size(path) -> tuple[int, int]:
-    "(height, width) of an image file as `read_image` returns it (EXIF rotation applied), from its header."
+    """(height, width) of an image file as `read_image` returns it (EXIF rotation applied), from
+    its header."""
     from PIL import Image
     try:
         with Image.open(path) as im:
-            (w, h), turned = im.size, im.getexif().get(0x0112) in (5, 6, 7, 8)   # 90° or 270° orientations
+            # 90° or 270° orientations
+            (w, h), turned = im.size, im.getexif().get(0x0112) in (5, 6, 7, 8)
     except FileNotFoundError: raise ImageReadError(f'{path}: no such file') from None
     except Exception as e:
         raise ImageReadError(f'{path}: not a readable image ({type(e).__name__})') from None
     return (w, h) if turned else (h, w)
 
 def cached_image(path, cache_dir) -> np.ndarray:
-    """Image file `path` as a read-only uint8 H×W×3 array memory-mapped from a `.npy` file in `cache_dir`,
-    decoded with `read_image` the first time only. The file is named by the image's path, size and modification
-    time, and written atomically: DataLoader workers and ranks may race for it, never read half a file."""
+    """Image file `path` as a read-only uint8 H×W×3 array memory-mapped from a `.npy` file in
+    `cache_dir`, decoded with `read_image` the first time only. The file is named by the image's
+    path, size and modification time, and written atomically: DataLoader workers and ranks may
+    race for it, never read half a file."""
     p = Path(path)
     st = p.stat()
     key = hashlib.sha1(f'{p.resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode()).hexdigest()[:16]
@@ -53,22 +65,25 @@ def cached_image(path, cache_dir) -> np.ndarray:
 
 # %% ../nbs/20_sr_data.ipynb #6543f531
 class SRPatchDataset(Dataset):
-    """Aligned random (LR, HR) patches: HR crop -> flips/90° rotations -> LR = make_lr(HR). Images: arrays or
-    paths. Files are decoded once into `cache_dir` (default `hr_cache_dir()`; False: no disk cache, the last
-    `cache_size` decoded images kept in memory). A DataLoader reads a batch through `__getitems__`: one
-    batched `make_lr`."""
-    def __init__(self, images, scale: int, patch_size: int, length: int, augment: bool = True, seed: int = 0,
+    """Aligned random (LR, HR) patches: HR crop -> flips/90° rotations -> LR = make_lr(HR). Images:
+    arrays or paths. Files are decoded once into `cache_dir` (default `hr_cache_dir()`; False:
+    no disk cache, the last `cache_size` decoded images kept in memory). A DataLoader reads a
+    batch through `__getitems__`: one batched `make_lr`."""
+    def __init__(self, images, scale: int, patch_size: int, length: int, augment: bool = True,
+                 seed: int = 0,
                  value_range: tuple = (-1, 1), quantize: bool = True, weighting: str = 'uniform',
                  cache_size: int = 16, cache_dir=None):
         self.scale, self.patch_size, self.length = int(scale), int(patch_size), int(length)
         if self.scale < 1: raise ValueError(f'scale must be a positive integer, got {scale}')
         if self.patch_size < self.scale or self.patch_size % self.scale:
-            raise ValueError(f'patch_size {patch_size} must be a positive multiple of the scale {self.scale}')
+            raise ValueError(f'patch_size {patch_size} must be a positive multiple '
+                             f'of the scale {self.scale}')
         if self.length < 1: raise ValueError(f'length must be positive, got {length}')
         if isinstance(images, dict): names, items = list(images), list(images.values())
         else:
             items = list(images)
-            names = [str(it) if isinstance(it, (str, Path)) else f'image{k}' for k, it in enumerate(items)]
+            names = [str(it) if isinstance(it, (str, Path)) else f'image{k}'
+                     for k, it in enumerate(items)]
         if not items: raise ValueError('no images given')
         self.names, self.items, self.sizes = names, items, []
         p = self.patch_size
@@ -77,7 +92,8 @@ class SRPatchDataset(Dataset):
             else:
                 a = np.asarray(it)
                 if a.ndim != 3 or a.shape[-1] != 3 or a.dtype != np.uint8:
-                    raise ValueError(f'{name}: expected a uint8 H×W×3 array, got {a.dtype} {a.shape}')
+                    raise ValueError(f'{name}: expected a uint8 H×W×3 array, '
+                                     f'got {a.dtype} {a.shape}')
                 h, w = a.shape[:2]
             if h < p or w < p:
                 raise ValueError(f'{name}: image {w}x{h} is smaller than the {p}x{p} patch')
@@ -87,9 +103,11 @@ class SRPatchDataset(Dataset):
             n_pos = np.array([(h - p + 1) * (w - p + 1) for h, w in self.sizes], dtype=np.float64)
         else: raise ValueError(f"weighting must be 'uniform' or 'area', got {weighting!r}")
         self.probs = n_pos / n_pos.sum()
-        self.augment, self.seed, self.value_range, self.quantize = augment, int(seed), value_range, quantize
+        self.augment, self.seed = augment, int(seed)
+        self.value_range, self.quantize = value_range, quantize
         self.epoch, self._cache, self.cache_size = 0, {}, cache_size
-        self.cache_dir = None if cache_dir is False else Path(cache_dir) if cache_dir else hr_cache_dir()
+        self.cache_dir = (None if cache_dir is False
+                          else Path(cache_dir) if cache_dir else hr_cache_dir())
 
     def __len__(self): return self.length
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
@@ -98,23 +116,28 @@ class SRPatchDataset(Dataset):
         return dict(self.__dict__, _cache={})
 
     def image(self, k: int) -> np.ndarray:
-        "Image `k` as a uint8 array: as given, memory-mapped from the cache, or decoded (without a cache)."
+        """Image `k` as a uint8 array: as given, memory-mapped from the cache, or decoded
+        (without a cache)."""
         it = self.items[k]
         if not isinstance(it, (str, Path)): return np.asarray(it)
         if k not in self._cache:
             if self.cache_dir is None:
                 if len(self._cache) >= self.cache_size: self._cache.pop(next(iter(self._cache)))
                 self._cache[k] = read_image(it)
-            else: self._cache[k] = cached_image(it, self.cache_dir)       # a memory map: keep them all
+            # a memory map: keep them all
+            else: self._cache[k] = cached_image(it, self.cache_dir)
         return self._cache[k]
 
     def draw(self, i: int) -> dict:
-        "The random choices of item `i`: image index, top-left corner, flips and number of 90° rotations."
-        if not 0 <= i < self.length: raise IndexError(f'index {i} out of range for {self.length} patches')
+        """The random choices of item `i`: image index, top-left corner, flips and number of 90°
+        rotations."""
+        if not 0 <= i < self.length:
+            raise IndexError(f'index {i} out of range for {self.length} patches')
         rng = np.random.default_rng([self.seed, self.epoch, i])
         k = int(rng.choice(len(self.items), p=self.probs))
         h, w = self.sizes[k]
-        y, x = int(rng.integers(0, h - self.patch_size + 1)), int(rng.integers(0, w - self.patch_size + 1))
+        y = int(rng.integers(0, h - self.patch_size + 1))
+        x = int(rng.integers(0, w - self.patch_size + 1))
         flips = rng.random(2) < 0.5 if self.augment else np.zeros(2, bool)
         rot = int(rng.integers(0, 4)) if self.augment else 0
         return dict(image=k, y=y, x=x, hflip=bool(flips[0]), vflip=bool(flips[1]), rot90=rot)
@@ -132,48 +155,78 @@ class SRPatchDataset(Dataset):
         return make_lr(hr, self.scale, self.value_range, quantize=self.quantize), hr
 
     def __getitems__(self, indices) -> list:
-        "Items `indices` at once, as the DataLoader asks for a batch: the same pairs, one `make_lr` for all."
+        """Items `indices` at once, as the DataLoader asks for a batch: the same pairs, one
+        `make_lr` for all."""
         lo, hi = self.value_range
         u8 = torch.from_numpy(np.stack([self.hr_patch(i) for i in indices]))
-        hr = (u8.permute(0, 3, 1, 2).float() / 255 * (hi - lo) + lo).contiguous()   # as image_to_tensor
+        # as image_to_tensor
+        hr = (u8.permute(0, 3, 1, 2).float() / 255 * (hi - lo) + lo).contiguous()
         lr = make_lr(hr, self.scale, self.value_range, quantize=self.quantize)
         return list(zip(lr, hr))
 
 # %% ../nbs/20_sr_data.ipynb #6e3a85c7
 def valid_images(scale: int = 4) -> dict[str, np.ndarray]:
-    "The held-out photographs ({'chelsea', 'flower'}) as uint8 arrays, modcropped to a multiple of `scale`."
+    """The held-out photographs ({'chelsea', 'flower'}) as uint8 arrays, modcropped to a multiple
+    of `scale`."""
     return {n: modcrop(a, int(scale)) for n, a in load_photos('valid').items()}
 
 def div2k_files(root, split: str = 'train') -> list[Path]:
-    "The image files of DIV2K's `DIV2K_{split}_HR` folder under `root` (sorted); a clear error if absent."
-    if split not in ('train', 'valid'): raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
+    """The image files of DIV2K's `DIV2K_{split}_HR` folder under `root` (sorted); a clear error
+    if absent."""
+    if split not in ('train', 'valid'):
+        raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
     folder = Path(root) / f'DIV2K_{split}_HR'
     if not folder.is_dir():
-        raise FileNotFoundError(f'DIV2K not found: expected the folder {folder} (unzip DIV2K_{split}_HR.zip from '
-                                f'https://data.vision.ee.ethz.ch/cvl/DIV2K/ under {root})')
+        raise FileNotFoundError(
+            f'DIV2K not found: expected the folder {folder} (unzip DIV2K_{split}_HR.zip from '
+            f'https://data.vision.ee.ethz.ch/cvl/DIV2K/ under {root})'
+        )
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files: raise FileNotFoundError(f'no images in {folder}')
     return files
 
-def sr_train_valid(scale: int = 4, patch_size: int = 64, length: int = 1000, div2k_root=None, seed: int = 0,
-                   augment: bool = True, value_range: tuple = (-1, 1), verbose: bool = True, cache_dir=None):
-    "(training SRPatchDataset, held-out images dict): DIV2K train HR when a folder is given/`SRDDPM_DIV2K` is set, else the training photos."
+
+def sr_train_valid(
+    scale: int = 4,
+    patch_size: int = 64,
+    length: int = 1000,
+    div2k_root=None,
+    seed: int = 0,
+    augment: bool = True,
+    value_range: tuple = (-1, 1),
+    verbose: bool = True,
+    cache_dir=None,
+):
+    """(training SRPatchDataset, held-out images dict): DIV2K train HR when a folder is
+    given/`SRDDPM_DIV2K` is set, else the training photos."""
     root = div2k_root or os.environ.get('SRDDPM_DIV2K') or None
     if root:
         images, source = div2k_files(root, 'train'), f'DIV2K ({root})'
     else:
         images, source = load_photos('train'), 'the embedded training photographs'
-    ds = SRPatchDataset(images, scale, patch_size, length, augment=augment, seed=seed, value_range=value_range,
-                        cache_dir=cache_dir)
-    if verbose: print(f'x{scale} training patches of {patch_size} px from {len(ds.items)} images of {source}; '
-                      f'held out: {", ".join(valid_images(scale))}')
+    ds = SRPatchDataset(
+        images,
+        scale,
+        patch_size,
+        length,
+        augment=augment,
+        seed=seed,
+        value_range=value_range,
+        cache_dir=cache_dir,
+    )
+    if verbose:
+        print(
+            f'x{scale} training patches of {patch_size} px from {len(ds.items)} images of '
+            f'{source}; '
+            f'held out: {", ".join(valid_images(scale))}'
+        )
     return ds, valid_images(scale)
 
 # %% ../nbs/20_sr_data.ipynb #67391364
 def div2k_standins(folder, n: int = 8, size: tuple = (1356, 2040)) -> list[Path]:
-    """`n` PNG files of DIV2K's size (height, width) in `folder`, made from the training photographs (resized
-    with `imresize`; every second round mirrored, so no two files are equal): a stand-in for `DIV2K_train_HR`
-    when timing a loader without the real data."""
+    """`n` PNG files of DIV2K's size (height, width) in `folder`, made from the training
+    photographs (resized with `imresize`; every second round mirrored, so no two files are
+    equal): a stand-in for `DIV2K_train_HR` when timing a loader without the real data."""
     from PIL import Image
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     photos, files = list(load_photos('train').values()), []
@@ -181,5 +234,6 @@ def div2k_standins(folder, n: int = 8, size: tuple = (1356, 2040)) -> list[Path]
         a = photos[k % len(photos)]
         a = a[:, ::-1] if (k // len(photos)) % 2 else a
         big = tensor_to_image(imresize(image_to_tensor(np.ascontiguousarray(a)), size=size))
-        files.append(folder / f'{k + 1:04d}.png'); Image.fromarray(big).save(files[-1], compress_level=1)
+        files.append(folder / f'{k + 1:04d}.png')
+        Image.fromarray(big).save(files[-1], compress_level=1)
     return files
