@@ -8,8 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import *
-from .wgan import hinge_d_loss, hinge_g_loss, PatchDiscriminator   # the GAN chapter's, reused here
-_all_ = ['hinge_d_loss', 'hinge_g_loss', 'PatchDiscriminator']   # re-exported for the SRDDPM chapters
+# the GAN chapter's, reused here
+from .wgan import hinge_d_loss, hinge_g_loss, PatchDiscriminator
+# re-exported for the SRDDPM chapters
+_all_ = ['hinge_d_loss', 'hinge_g_loss', 'PatchDiscriminator']
 
 # %% auto #0
 __all__ = ['VGG19_CFG', 'target_loss', 'x0_l1_loss', 'freeze', 'vgg19_layer_names', 'vgg19_features', 'find_vgg19_weights',
@@ -17,8 +19,12 @@ __all__ = ['VGG19_CFG', 'target_loss', 'x0_l1_loss', 'freeze', 'vgg19_layer_name
 
 # %% ../nbs/22_losses.ipynb #1c877de7
 def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'mse') -> torch.Tensor:
-    "The diffusion loss on the denoiser's target ($\\epsilon$, $x_0$ or $v$): mean squared (`'mse'`, default) or absolute (`'l1'`) error."
-    if pred.shape != target.shape: raise ValueError(f'prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape')
+    """The diffusion loss on the denoiser's target ($\\epsilon$, $x_0$ or $v$): mean squared
+    (`'mse'`, default) or absolute (`'l1'`) error."""
+    if pred.shape != target.shape:
+        raise ValueError(
+            f'prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape'
+        )
     if loss_type == 'mse': return F.mse_loss(pred, target)
     if loss_type == 'l1': return F.l1_loss(pred, target)
     raise ValueError(f"loss_type must be 'mse' or 'l1', got {loss_type!r}")
@@ -26,7 +32,10 @@ def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'mse'
 # %% ../nbs/22_losses.ipynb #ce724f1e
 def x0_l1_loss(x0_pred: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
     "Mean absolute error between the predicted clean image $\\hat x_0$ and the true $x_0$."
-    if x0_pred.shape != x0.shape: raise ValueError(f'prediction {tuple(x0_pred.shape)} and target {tuple(x0.shape)} differ in shape')
+    if x0_pred.shape != x0.shape:
+        raise ValueError(
+            f'prediction {tuple(x0_pred.shape)} and target {tuple(x0.shape)} differ in shape'
+        )
     return (x0_pred - x0).abs().mean()
 
 # %% ../nbs/22_losses.ipynb #4cf9aecb
@@ -36,10 +45,33 @@ def freeze(module: nn.Module) -> nn.Module:
     return module.eval()
 
 # %% ../nbs/22_losses.ipynb #593c8c68
-VGG19_CFG = (64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M')
+VGG19_CFG = (
+    64,
+    64,
+    'M',
+    128,
+    128,
+    'M',
+    256,
+    256,
+    256,
+    256,
+    'M',
+    512,
+    512,
+    512,
+    512,
+    'M',
+    512,
+    512,
+    512,
+    512,
+    'M',
+)
 
 def vgg19_layer_names() -> list[str]:
-    "Names of the modules of torchvision's `vgg19().features`, in order: conv1_1, relu1_1, ..., pool5."
+    """Names of the modules of torchvision's `vgg19().features`, in order: conv1_1, relu1_1, ...,
+    pool5."""
     names, block, i = [], 1, 0
     for v in VGG19_CFG:
         if v == 'M': names.append(f'pool{block}'); block += 1; i = 0
@@ -47,7 +79,8 @@ def vgg19_layer_names() -> list[str]:
     return names
 
 def vgg19_features(depth: int | None = None) -> nn.Sequential:
-    "VGG19's convolutional part with torchvision's layout (so its `features.*` weights load), randomly initialised, cut after `depth` modules."
+    """VGG19's convolutional part with torchvision's layout (so its `features.*` weights load),
+    randomly initialised, cut after `depth` modules."""
     layers, c = [], 3
     for v in VGG19_CFG:
         if v == 'M': layers.append(nn.MaxPool2d(2, 2))
@@ -55,24 +88,38 @@ def vgg19_features(depth: int | None = None) -> nn.Sequential:
     return nn.Sequential(*layers[:depth])
 
 def find_vgg19_weights() -> Path | None:
-    "torchvision's VGG19 weights file in the local torch hub cache, or None (nothing is downloaded)."
+    """torchvision's VGG19 weights file in the local torch hub cache, or None (nothing is
+    downloaded)."""
     d = Path(torch.hub.get_dir()) / 'checkpoints'
     found = sorted(d.glob('vgg19-*.pth')) if d.is_dir() else []
     return found[0] if found else None
 
 # %% ../nbs/22_losses.ipynb #568633ac
 class VGGPerceptualLoss(nn.Module):
-    "Weighted L1 (or MSE) distance between VGG19 features of two images; contributes 0 (available=False) without local weights."
-    def __init__(self, layers=('relu2_2', 'relu3_4', 'relu4_4', 'relu5_4'), weights=None, vgg: nn.Module | None = None,
-                 value_range: tuple = (-1, 1), criterion: str = 'l1', verbose: bool = True):
+    """Weighted L1 (or MSE) distance between VGG19 features of two images; contributes 0
+    (available=False) without local weights."""
+    def __init__(
+        self,
+        layers=('relu2_2', 'relu3_4', 'relu4_4', 'relu5_4'),
+        weights=None,
+        vgg: nn.Module | None = None,
+        value_range: tuple = (-1, 1),
+        criterion: str = 'l1',
+        verbose: bool = True,
+    ):
         super().__init__()
         names = vgg19_layer_names()
         unknown = [l for l in layers if l not in names]
-        if unknown: raise ValueError(f'unknown VGG19 layers {unknown}; valid names look like conv3_4, relu5_4, pool2')
-        if criterion not in ('l1', 'mse'): raise ValueError(f"criterion must be 'l1' or 'mse', got {criterion!r}")
+        if unknown:
+            raise ValueError(
+                f'unknown VGG19 layers {unknown}; valid names look like conv3_4, relu5_4, pool2'
+            )
+        if criterion not in ('l1', 'mse'):
+            raise ValueError(f"criterion must be 'l1' or 'mse', got {criterion!r}")
         self.layers, self.criterion, self.value_range = tuple(layers), criterion, value_range
         self.layer_weights = tuple(weights) if weights is not None else (1.0,) * len(layers)
-        if len(self.layer_weights) != len(self.layers): raise ValueError('give one weight per layer')
+        if len(self.layer_weights) != len(self.layers):
+            raise ValueError('give one weight per layer')
         self.index = [names.index(l) for l in self.layers]
         depth = max(self.index) + 1
         self.source = None
@@ -81,13 +128,21 @@ class VGGPerceptualLoss(nn.Module):
             if path is not None:
                 vgg = vgg19_features(depth)
                 sd = torch.load(path, map_location='cpu', weights_only=True)
-                sd = {k[len('features.'):]: v for k, v in sd.items() if k.startswith('features.') and int(k.split('.')[1]) < depth}
+                sd = {
+                    k[len('features.') :]: v
+                    for k, v in sd.items()
+                    if k.startswith('features.') and int(k.split('.')[1]) < depth
+                }
                 vgg.load_state_dict(sd)
                 self.source = str(path)
             elif verbose:
-                print(f'VGG19 weights not found in {Path(torch.hub.get_dir()) / "checkpoints"} (vgg19-*.pth): '
-                      'the perceptual loss is disabled and contributes 0.')
-        else: self.source = 'given'
+                print(
+                    f'VGG19 weights not found in {Path(torch.hub.get_dir()) / "checkpoints"} '
+                    '(vgg19-*.pth): '
+                    'the perceptual loss is disabled and contributes 0.'
+                )
+        else:
+            self.source = 'given'
         self.available = vgg is not None
         self.vgg = freeze(vgg[:depth]) if vgg is not None else None
         self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
@@ -110,18 +165,34 @@ class VGGPerceptualLoss(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if not self.available: return x.new_zeros(())
-        if x.shape != y.shape or x.shape[1] != 3: raise ValueError(f'expected two RGB batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}')
+        if x.shape != y.shape or x.shape[1] != 3:
+            raise ValueError(
+                f'expected two RGB batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}'
+            )
         dist = F.l1_loss if self.criterion == 'l1' else F.mse_loss
-        return sum(w * dist(a, b) for w, a, b in zip(self.layer_weights, self.features(x), self.features(y)))
+        return sum(
+            w * dist(a, b)
+            for w, a, b in zip(self.layer_weights, self.features(x), self.features(y))
+        )
 
 # %% ../nbs/22_losses.ipynb #5701d82d
 class SRLosses(nn.Module):
-    "The adversarial stage's losses: generator = w_percep * perceptual + w_adv * hinge_G + w_l1 * L1; discriminator = hinge_D."
-    def __init__(self, perceptual: VGGPerceptualLoss | None = None, l1_weight: float = 1e-2, perceptual_weight: float = 1.0,
-                 adv_weight: float = 5e-3):
+    """The adversarial stage's losses: generator = w_percep * perceptual + w_adv * hinge_G + w_l1
+    * L1; discriminator = hinge_D."""
+    def __init__(
+        self,
+        perceptual: VGGPerceptualLoss | None = None,
+        l1_weight: float = 1e-2,
+        perceptual_weight: float = 1.0,
+        adv_weight: float = 5e-3,
+    ):
         super().__init__()
         self.perceptual = perceptual
-        self.l1_weight, self.perceptual_weight, self.adv_weight = l1_weight, perceptual_weight, adv_weight
+        self.l1_weight, self.perceptual_weight, self.adv_weight = (
+            l1_weight,
+            perceptual_weight,
+            adv_weight,
+        )
 
     def generator_loss(self, sr: torch.Tensor, hr: torch.Tensor, fake_logits: torch.Tensor) -> dict:
         l1 = x0_l1_loss(sr, hr)
@@ -132,4 +203,8 @@ class SRLosses(nn.Module):
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict:
         loss = hinge_d_loss(real_logits, fake_logits)
-        return dict(loss=loss, real_logit=real_logits.detach().mean(), fake_logit=fake_logits.detach().mean())
+        return dict(
+            loss=loss,
+            real_logit=real_logits.detach().mean(),
+            fake_logit=fake_logits.detach().mean(),
+        )
