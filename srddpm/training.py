@@ -46,28 +46,53 @@ class TrainConfig:
     num_workers: int = 0                  # DataLoader workers (GPU runs)
     device: str | None = None
     channels_last: bool | None = None     # NHWC weights and images; None = on CUDA only
-    compile: bool | str = False           # torch.compile the loss: True (inductor) or a backend name
+    # torch.compile the loss: True (inductor) or a backend name
+    compile: bool | str = False
 
     def __post_init__(self):
-        if self.n_steps < 1 or self.batch_size < 1: raise ValueError('n_steps and batch_size must be positive')
-        if self.optimizer not in ('adam', 'adamw'): raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
-        if self.schedule not in ('cosine', 'constant'): raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
-        if self.amp not in (None, 'bf16', 'fp16'): raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1: raise ValueError(f'ema_decay must lie in (0, 1), got {self.ema_decay}')
-        if not 0 <= self.warmup_steps < self.n_steps: raise ValueError(f'warmup_steps must lie in [0, n_steps), got {self.warmup_steps}')
-        if self.log_every < 1 or self.checkpoint_every < 0 or self.keep_last < 1: raise ValueError('log_every and keep_last must be >= 1, checkpoint_every >= 0')
+        if self.n_steps < 1 or self.batch_size < 1:
+            raise ValueError('n_steps and batch_size must be positive')
+        if self.optimizer not in ('adam', 'adamw'):
+            raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}")
+        if self.schedule not in ('cosine', 'constant'):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.amp not in (None, 'bf16', 'fp16'):
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f'ema_decay must lie in (0, 1), got {self.ema_decay}')
+        if not 0 <= self.warmup_steps < self.n_steps:
+            raise ValueError(f'warmup_steps must lie in [0, n_steps), got {self.warmup_steps}')
+        if self.log_every < 1 or self.checkpoint_every < 0 or self.keep_last < 1:
+            raise ValueError('log_every and keep_last must be >= 1, checkpoint_every >= 0')
         if not isinstance(self.compile, (bool, str)) or self.compile == '':
-            raise ValueError(f'compile must be True, False or a torch.compile backend, got {self.compile!r}')
+            raise ValueError(
+                f'compile must be True, False or a torch.compile backend, got {self.compile!r}'
+            )
         self.betas = tuple(self.betas)
 
-# Fields that only say where, how often and how fast to compute: a resumed run may change them. Every
-# other field changes the trajectory, so a checkpoint written under another value is refused.
-RESUMABLE_FIELDS = ('checkpoint_every', 'keep_last', 'log_every', 'out_dir', 'num_workers', 'device',
-                    'channels_last', 'compile')
+# Fields that only say where, how often and how fast to compute: a resumed run may change them.
+# Every other field changes the trajectory, so a checkpoint written under another value is refused.
+RESUMABLE_FIELDS = (
+    'checkpoint_every',
+    'keep_last',
+    'log_every',
+    'out_dir',
+    'num_workers',
+    'device',
+    'channels_last',
+    'compile',
+)
 
 # %% ../nbs/23_training.ipynb #3691ecb5
-def lr_factor(step: int, n_steps: int, schedule: str = 'cosine', warmup_steps: int = 0, min_lr_ratio: float = 0.0) -> float:
-    "Multiplier of the base learning rate at `step`: linear warm-up, then constant or cosine decay to `min_lr_ratio`."
+def lr_factor(
+    step: int,
+    n_steps: int,
+    schedule: str = 'cosine',
+    warmup_steps: int = 0,
+    min_lr_ratio: float = 0.0,
+) -> float:
+    """Multiplier of the base learning rate at `step`: linear warm-up, then constant or cosine
+    decay to `min_lr_ratio`."""
     if step < warmup_steps: return (step + 1) / warmup_steps
     if schedule == 'constant': return 1.0
     p = min(1.0, (step - warmup_steps) / max(1, n_steps - warmup_steps))
@@ -75,8 +100,11 @@ def lr_factor(step: int, n_steps: int, schedule: str = 'cosine', warmup_steps: i
 
 # %% ../nbs/23_training.ipynb #c38fa1c4
 def step_seed(seed: int, step: int, rank: int = 0) -> int:
-    "A 63-bit seed that is a function of (seed, step, rank) only: every step's randomness is reproducible on its own."
-    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    """A 63-bit seed that is a function of (seed, step, rank) only: every step's randomness is
+    reproducible on its own."""
+    return int(
+        np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> np.uint64(1)
+    )
 
 def seed_step(seed: int, step: int, rank: int = 0) -> int:
     "Seed Python, NumPy and torch (CPU and CUDA) for one training step; return the seed used."
@@ -85,22 +113,44 @@ def seed_step(seed: int, step: int, rank: int = 0) -> int:
     return s
 
 class StepSampler(torch.utils.data.Sampler):
-    "Dataset indices for steps `start_step`..`n_steps`-1, a pure function of (seed, step): global position p lies in epoch p // n, which is a seeded permutation; rank r of W takes the r-th slice of each global batch."
-    def __init__(self, n_items: int, batch_size: int, n_steps: int, seed: int = 0, start_step: int = 0,
-                 rank: int = 0, world_size: int = 1, shuffle: bool = True):
+    """Dataset indices for steps `start_step`..`n_steps`-1, a pure function of (seed, step):
+    global position p lies in epoch p // n, which is a seeded permutation; rank r of W takes
+    the r-th slice of each global batch."""
+    def __init__(
+        self,
+        n_items: int,
+        batch_size: int,
+        n_steps: int,
+        seed: int = 0,
+        start_step: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ):
         if n_items < 1: raise ValueError('the dataset is empty')
-        self.n, self.B, self.n_steps, self.seed, self.start = n_items, batch_size, n_steps, seed, start_step
+        self.n, self.B, self.n_steps, self.seed, self.start = (
+            n_items,
+            batch_size,
+            n_steps,
+            seed,
+            start_step,
+        )
         self.rank, self.W, self.shuffle = rank, world_size, shuffle
         self._perm = {}
 
     def _epoch(self, e: int) -> np.ndarray:
         if e not in self._perm:
             if len(self._perm) > 2: self._perm.clear()
-            self._perm[e] = np.random.default_rng([self.seed, e]).permutation(self.n) if self.shuffle else np.arange(self.n)
+            self._perm[e] = (
+                np.random.default_rng([self.seed, e]).permutation(self.n)
+                if self.shuffle
+                else np.arange(self.n)
+            )
         return self._perm[e]
 
     def indices_for_step(self, step: int) -> list[int]:
-        first = (step * self.W + self.rank) * self.B          # global position of this rank's first item
+        # global position of this rank's first item
+        first = (step * self.W + self.rank) * self.B
         return [int(self._epoch(p // self.n)[p % self.n]) for p in range(first, first + self.B)]
 
     def __len__(self): return max(0, self.n_steps - self.start) * self.B
@@ -109,7 +159,8 @@ class StepSampler(torch.utils.data.Sampler):
 
 # %% ../nbs/23_training.ipynb #e80b7c5e
 class EMA:
-    "Exponential moving average of a model's floating-point state: $\\theta_{ema} \\leftarrow d\\,\\theta_{ema} + (1-d)\\,\\theta$, with the warm-up $d_k = \\min(d, (1+k)/(10+k))$."
+    """Exponential moving average of a model's floating-point state: $\\theta_{ema} \\leftarrow
+    d\\,\\theta_{ema} + (1-d)\\,\\theta$, with the warm-up $d_k = \\min(d, (1+k)/(10+k))$."""
     def __init__(self, model: nn.Module, decay: float = 0.999):
         self.decay = decay
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -121,7 +172,8 @@ class EMA:
         d = self.decay_at(step)
         for k, v in model.state_dict().items():
             s = self.shadow[k]
-            if s.dtype.is_floating_point: s.lerp_(v.detach().to(s.dtype), 1 - d)   # s + (1-d)(v - s)
+            # s + (1-d)(v - s)
+            if s.dtype.is_floating_point:s.lerp_(v.detach().to(s.dtype), 1 - d)
             else: s.copy_(v)
 
     def copy_to(self, model: nn.Module): model.load_state_dict(self.shadow)
@@ -131,10 +183,12 @@ class EMA:
 
 # %% ../nbs/23_training.ipynb #68a63aa3
 class CheckpointError(RuntimeError):
-    "A checkpoint that cannot be trusted or does not match this run: it is refused, never half-loaded."
+    """A checkpoint that cannot be trusted or does not match this run: it is refused, never
+    half-loaded."""
 
 class NonFiniteLossError(FloatingPointError):
-    "The loss (or the gradient norm, or the weights) became NaN/inf: the run stops, the last good checkpoint is kept."
+    """The loss (or the gradient norm, or the weights) became NaN/inf: the run stops, the last
+    good checkpoint is kept."""
 
 def _fsync_dir(path: Path):
     try:
@@ -144,7 +198,8 @@ def _fsync_dir(path: Path):
     except OSError: pass   # some file systems cannot fsync a directory
 
 def atomic_write_bytes(path, data: bytes):
-    "Write `data` to `path` so that a reader sees the old file or the whole new one, never a part: temp file, fsync, os.replace."
+    """Write `data` to `path` so that a reader sees the old file or the whole new one, never a
+    part: temp file, fsync, os.replace."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
@@ -163,14 +218,26 @@ def _sha256(path: Path) -> str:
 
 def _plain(x):
     "A JSON-comparable copy (tuples -> lists, dataclasses -> dicts)."
-    return json.loads(json.dumps(asdict(x) if hasattr(x, '__dataclass_fields__') else x, default=str))
+    return json.loads(
+        json.dumps(asdict(x) if hasattr(x, '__dataclass_fields__') else x, default=str)
+    )
 
 # %% ../nbs/23_training.ipynb #a826d874
 def rng_state() -> dict:
-    "The global RNG states of Python, NumPy and torch (CPU and CUDA) as plain types and tensors (loadable with weights_only=True)."
+    """The global RNG states of Python, NumPy and torch (CPU and CUDA) as plain types and tensors
+    (loadable with weights_only=True)."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = dict(python=random.getstate(), torch=torch.get_rng_state(),
-                 numpy=dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos), has_gauss=int(has_gauss), gauss=float(gauss)))
+    state = dict(
+        python=random.getstate(),
+        torch=torch.get_rng_state(),
+        numpy=dict(
+            kind=kind,
+            keys=torch.from_numpy(keys.astype(np.int64)),
+            pos=int(pos),
+            has_gauss=int(has_gauss),
+            gauss=float(gauss),
+        ),
+    )
     if torch.cuda.is_available(): state['cuda'] = torch.cuda.get_rng_state_all()
     return state
 
@@ -179,7 +246,9 @@ def set_rng_state(state: dict):
     v, internal, gauss_next = state['python']
     random.setstate((v, tuple(internal), gauss_next))
     n = state['numpy']
-    np.random.set_state((n['kind'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
+    np.random.set_state(
+        (n['kind'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss'])
+    )
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
@@ -187,18 +256,22 @@ def set_rng_state(state: dict):
 CHECKPOINT_FORMAT = 'srddpm-checkpoint-v1'
 
 def latest_checkpoint(out_dir) -> Path | None:
-    "The newest complete checkpoint under `out_dir/checkpoints` (the one `latest.json` names), or None."
+    """The newest complete checkpoint under `out_dir/checkpoints` (the one `latest.json` names),
+    or None."""
     pointer = Path(out_dir) / 'checkpoints' / 'latest.json'
     if not pointer.exists(): return None
     try: name = json.loads(pointer.read_text())['dir']
-    except (ValueError, KeyError) as e: raise CheckpointError(f'{pointer}: unreadable ({e})') from None
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f'{pointer}: unreadable ({e})') from None
     return pointer.parent / name
 
-def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]], state: dict | None, meta: dict, keep_last: int = 2) -> Path:
-    """Write checkpoint `root/step_XXXXXXXX/`: each entry of `tensors` as NAME.safetensors, `state` via torch.save
-    as state.pt, and config.json (meta + the size and SHA-256 of every file). The directory is built under a temporary
-    name and renamed into place; then `latest.json` is replaced atomically: a crash at any moment leaves the previous
-    checkpoint intact and named by `latest.json`."""
+def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]],
+                     state: dict | None, meta: dict, keep_last: int = 2) -> Path:
+    """Write checkpoint `root/step_XXXXXXXX/`: each entry of `tensors` as NAME.safetensors, `state`
+    via torch.save as state.pt, and config.json (meta + the size and SHA-256 of every file). The
+    directory is built under a temporary name and renamed into place; then `latest.json` is
+    replaced atomically: a crash at any moment leaves the previous checkpoint intact and named
+    by `latest.json`."""
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
     name = f'step_{step:08d}'
     final = root / name
@@ -207,19 +280,35 @@ def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]
     try:
         files = {}
         for key, sd in tensors.items():
-            blob = safetensors_save({k: v.detach().cpu().contiguous().clone() for k, v in sd.items()})
+            blob = safetensors_save(
+                {k: v.detach().cpu().contiguous().clone() for k, v in sd.items()}
+            )
             atomic_write_bytes(tmp / f'{key}.safetensors', blob); files[f'{key}.safetensors'] = blob
         if state is not None:
             buf = io.BytesIO(); torch.save(state, buf)
             atomic_write_bytes(tmp / 'state.pt', buf.getvalue()); files['state.pt'] = buf.getvalue()
-        meta = dict(meta, format=CHECKPOINT_FORMAT, step=step,
-                    files={f: dict(bytes=len(b), sha256=hashlib.sha256(b).hexdigest()) for f, b in files.items()})
+        meta = dict(
+            meta,
+            format=CHECKPOINT_FORMAT,
+            step=step,
+            files={
+                f: dict(bytes=len(b), sha256=hashlib.sha256(b).hexdigest())
+                for f, b in files.items()
+            },
+        )
         atomic_write_bytes(tmp / 'config.json', json.dumps(meta, indent=1).encode())
         if final.exists():
-            if latest is not None and latest.name == name:   # re-saving the checkpoint `latest.json` names: swap it
-                old = root / f'.old-{name}-{os.getpid()}'; os.replace(final, old); os.replace(tmp, final); shutil.rmtree(old)
-            else: shutil.rmtree(final); os.replace(tmp, final)   # a leftover that no pointer names
-        else: os.replace(tmp, final)
+            # re-saving the checkpoint `latest.json` names: swap it
+            if latest is not None and latest.name == name:
+                old = root / f'.old-{name}-{os.getpid()}'
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old)
+            else:
+                shutil.rmtree(final)
+                os.replace(tmp, final)  # a leftover that no pointer names
+        else:
+            os.replace(tmp, final)
         _fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
@@ -233,18 +322,21 @@ def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]
 
 def read_checkpoint(path, load_state: bool = True) -> dict:
     """Read and verify a checkpoint (a `step_*` directory, or a run's out_dir: its latest one).
-    Returns dict(meta, path, <name> -> tensors for each safetensors file, state). Refuses with `CheckpointError` a missing,
-    truncated or altered file (size/SHA-256 differ from config.json) and any pickle that is not plain tensors and
-    containers (torch.load(weights_only=True) never runs code from the file)."""
+    Returns dict(meta, path, <name> -> tensors for each safetensors file, state). Refuses with
+    `CheckpointError` a missing, truncated or altered file (size/SHA-256 differ from
+    config.json) and any pickle that is not plain tensors and containers
+    (torch.load(weights_only=True) never runs code from the file)."""
     path = Path(path)
     if (path / 'checkpoints').is_dir():
         found = latest_checkpoint(path)
-        if found is None: raise CheckpointError(f'{path}: no checkpoint found (no checkpoints/latest.json)')
+        if found is None:
+            raise CheckpointError(f'{path}: no checkpoint found (no checkpoints/latest.json)')
         path = found
     cfg = path / 'config.json'
     if not cfg.is_file(): raise CheckpointError(f'{path}: not a checkpoint (config.json missing)')
     try: meta = json.loads(cfg.read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{cfg}: truncated or corrupted JSON ({e})') from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f'{cfg}: truncated or corrupted JSON ({e})') from None
     if not isinstance(meta, dict) or meta.get('format') != CHECKPOINT_FORMAT:
         raise CheckpointError(f'{cfg}: not a {CHECKPOINT_FORMAT} checkpoint')
     out = dict(meta=meta, path=path)
@@ -252,37 +344,54 @@ def read_checkpoint(path, load_state: bool = True) -> dict:
         f = path / fname
         if not f.is_file(): raise CheckpointError(f'{f}: missing')
         size = f.stat().st_size
-        if size != info['bytes']: raise CheckpointError(f'{f}: {size} bytes instead of {info["bytes"]}: truncated or altered')
-        if _sha256(f) != info['sha256']: raise CheckpointError(f'{f}: SHA-256 differs from config.json: corrupted or altered')
+        if size != info['bytes']:
+            raise CheckpointError(f'{f}: {size} bytes instead of {info["bytes"]}: '
+                                  'truncated or altered')
+        if _sha256(f) != info['sha256']:
+            raise CheckpointError(f'{f}: SHA-256 differs from config.json: corrupted or altered')
         if fname.endswith('.safetensors'):
             try: out[fname[:-len('.safetensors')]] = safetensors_load(f.read_bytes())
-            except Exception as e: raise CheckpointError(f'{f}: unreadable safetensors ({e})') from None
+            except Exception as e:
+                raise CheckpointError(f'{f}: unreadable safetensors ({e})') from None
         elif fname == 'state.pt' and load_state:
             try: out['state'] = torch.load(f, map_location='cpu', weights_only=True)
             except pickle.UnpicklingError as e:
-                why = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'global' in l), 'not plain data')
+                why = next((l.strip() for l in str(e).splitlines()
+                            if 'GLOBAL' in l or 'global' in l), 'not plain data')
                 why = why.replace('WeightsUnpickler error: ', '').split(' was not an allowed')[0]
-                raise CheckpointError(f'{f}: refused: it holds objects other than tensors and plain containers, '
-                                      f'which could run code when unpickled ({why})') from None
-            except Exception as e: raise CheckpointError(f'{f}: unreadable ({type(e).__name__}: {str(e).splitlines()[0]})') from None
+                raise CheckpointError(f'{f}: refused: it holds objects other than tensors and '
+                                      'plain containers, which could run code when unpickled '
+                                      f'({why})') from None
+            except Exception as e:
+                first_line = str(e).splitlines()[0]
+                raise CheckpointError(
+                    f'{f}: unreadable ({type(e).__name__}: {first_line})') from None
     return out
 
 def load_weights(model: nn.Module, path, ema: bool = True, strict: bool = True) -> nn.Module:
-    "Load a checkpoint's weights (the EMA weights when present and `ema`) into `model`; reads safetensors only, no pickle."
+    """Load a checkpoint's weights (the EMA weights when present and `ema`) into `model`; reads
+    safetensors only, no pickle."""
     ck = read_checkpoint(path, load_state=False)
     sd = ck['ema'] if ema and 'ema' in ck else ck['model']
     try: model.load_state_dict(sd, strict=strict)
-    except RuntimeError as e: raise CheckpointError(f'{ck["path"]}: weights do not fit this model: {str(e).splitlines()[0]}') from None
+    except RuntimeError as e:
+        first_line = str(e).splitlines()[0]
+        raise CheckpointError(
+            f'{ck["path"]}: weights do not fit this model: {first_line}') from None
     return model
 
 # %% ../nbs/23_training.ipynb #3b79ceac
 def read_log(path) -> list[dict]:
     "The rows of a training log CSV as dicts of floats."
     with open(path, newline='') as f:
-        return [{k: float(v) for k, v in row.items() if v not in ('', None)} for row in csv.DictReader(f)]
+        return [
+            {k: float(v) for k, v in row.items() if v not in ('', None)}
+            for row in csv.DictReader(f)
+        ]
 
 def plot_losses(log, keys=None, title: str = 'Training loss', logy: bool = True, ax=None):
-    "Plot the logged losses (a CSV path or a list of row dicts) against the step, with the learning rate on a second axis."
+    """Plot the logged losses (a CSV path or a list of row dicts) against the step, with the
+    learning rate on a second axis."""
     rows = read_log(log) if isinstance(log, (str, Path)) else list(log)
     if not rows: raise ValueError('the log is empty')
     not_losses = ('step', 'lr', 'seconds', 'images_per_s', 'tflop_per_s')
@@ -293,7 +402,8 @@ def plot_losses(log, keys=None, title: str = 'Training loss', logy: bool = True,
     if logy: ax.set_yscale('log')
     ax.set_xlabel('step'); ax.set_ylabel('loss (mean over the logging window)'); ax.set_title(title)
     if 'lr' in rows[0]:
-        ax2 = ax.twinx(); ax2.plot(steps, [r['lr'] for r in rows], color='grey', ls=':', label='learning rate')
+        ax2 = ax.twinx()
+        ax2.plot(steps, [r['lr'] for r in rows], color='grey', ls=':', label='learning rate')
         ax2.set_ylabel('learning rate'); ax2.legend(loc='upper center', fontsize=8)
     ax.legend(loc='upper right', fontsize=8)
     fig.tight_layout()
@@ -301,22 +411,33 @@ def plot_losses(log, keys=None, title: str = 'Training loss', logy: bool = True,
 
 # %% ../nbs/23_training.ipynb #063d2f64
 def setup_distributed(backend: str | None = None) -> tuple[int, int, torch.device]:
-    """Join the process group that `torchrun` describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,
-    MASTER_PORT): nccl on CUDA, gloo on CPU (`get_device()` decides: `SRDDPM_DEVICE=cpu` trains on CPUs on a GPU
-    machine). Each process takes the GPU of its local rank. Returns (rank, world_size, device); a plain single
-    process gets (0, 1, device)."""
+    """Join the process group that `torchrun` describes in the environment (RANK, WORLD_SIZE,
+    LOCAL_RANK, MASTER_ADDR, MASTER_PORT): nccl on CUDA, gloo on CPU (`get_device()` decides:
+    `SRDDPM_DEVICE=cpu` trains on CPUs on a GPU machine). Each process takes the GPU of its
+    local rank. Returns (rank, world_size, device); a plain single process gets (0, 1, device)."""
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world == 1 and not dist.is_initialized(): return 0, 1, get_device()
     local_rank = int(os.environ.get('LOCAL_RANK', '0'))
     use_cuda = get_device().type == 'cuda' and backend != 'gloo'
     if use_cuda:
-        per_node, gpus = int(os.environ.get('LOCAL_WORLD_SIZE', local_rank + 1)), torch.cuda.device_count()
-        if per_node > gpus:         # every rank sees it, so every rank stops (none waits for the others)
-            raise RuntimeError(f'{per_node} processes per node but {gpus} GPU{"s" if gpus != 1 else ""}: '
-                               f'start at most {gpus} (--nproc_per_node), or train on CPUs with SRDDPM_DEVICE=cpu')
+        per_node, gpus = (
+            int(os.environ.get('LOCAL_WORLD_SIZE', local_rank + 1)),
+            torch.cuda.device_count(),
+        )
+        # every rank sees it, so every rank stops (none waits for the others)
+        if per_node > gpus:
+            raise RuntimeError(
+                f'{per_node} processes per node but {gpus} GPU{"s" if gpus != 1 else ""}: '
+                f'start at most {gpus} (--nproc_per_node), or train on CPUs with SRDDPM_DEVICE=cpu'
+            )
         torch.cuda.set_device(local_rank)
-    if not dist.is_initialized(): dist.init_process_group(backend or ('nccl' if use_cuda else 'gloo'))
-    return dist.get_rank(), dist.get_world_size(), torch.device('cuda', local_rank) if use_cuda else torch.device('cpu')
+    if not dist.is_initialized():
+        dist.init_process_group(backend or ('nccl' if use_cuda else 'gloo'))
+    return (
+        dist.get_rank(),
+        dist.get_world_size(),
+        torch.device('cuda', local_rank) if use_cuda else torch.device('cpu'),
+    )
 
 def cleanup_distributed():
     "Leave the process group, if any."
@@ -328,8 +449,9 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 def run_on_rank0(fn, *args, **kwargs):
-    """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception raised
-    there is raised on every rank (no rank waits forever for one that failed). One process just calls `fn`."""
+    """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception
+    raised there is raised on every rank (no rank waits forever for one that failed). One
+    process just calls `fn`."""
     if not (dist.is_available() and dist.is_initialized()): return fn(*args, **kwargs)
     box = [None]
     if dist.get_rank() == 0:
@@ -345,7 +467,8 @@ def run_on_rank0(fn, *args, **kwargs):
     return value
 
 def to_device(batch, device: torch.device, non_blocking: bool = False, channels_last: bool = False):
-    "Move the tensors of a batch (tensor, tuple/list, dict, nested) to `device`; 4-D ones NHWC if `channels_last`."
+    """Move the tensors of a batch (tensor, tuple/list, dict, nested) to `device`; 4-D ones NHWC
+    if `channels_last`."""
     if isinstance(batch, torch.Tensor):
         fmt = torch.channels_last if channels_last and batch.ndim == 4 else torch.preserve_format
         return batch.to(device, non_blocking=non_blocking, memory_format=fmt)
@@ -356,7 +479,8 @@ def to_device(batch, device: torch.device, non_blocking: bool = False, channels_
     return batch
 
 def state_digest(tensors: dict) -> str:
-    "SHA-256 of a state dict's names, dtypes, shapes and values (independent of device and memory layout)."
+    """SHA-256 of a state dict's names, dtypes, shapes and values (independent of device and
+    memory layout)."""
     h = hashlib.sha256()
     for k in sorted(tensors):
         v = tensors[k].detach().cpu().contiguous()
@@ -366,32 +490,53 @@ def state_digest(tensors: dict) -> str:
 
 # %% ../nbs/23_training.ipynb #a3819e25
 def _batch_digest(batch) -> str:
-    "SHA-256 of the tensors of a batch (tensor, tuple/list, dict), to tell which examples a rank read."
+    """SHA-256 of the tensors of a batch (tensor, tuple/list, dict), to tell which examples a
+    rank read."""
     ts = batch if isinstance(batch, (list, tuple)) else \
         list(batch.values()) if isinstance(batch, dict) else [batch]
     return state_digest({str(k): t for k, t in enumerate(ts) if isinstance(t, torch.Tensor)})
 
 class _LossModule(nn.Module):
-    "Holds the model so that DDP sees one forward (the loss) and `loss_fn` gets the bare model with all its methods."
+    """Holds the model so that DDP sees one forward (the loss) and `loss_fn` gets the bare model
+    with all its methods."""
     def __init__(self, model, loss_fn):
         super().__init__(); self.model, self.loss_fn = model, loss_fn
     def forward(self, batch, part=None):
-        out = self.loss_fn(self.model, batch) if part is None else self.loss_fn(self.model, batch, part)
+        out = (
+            self.loss_fn(self.model, batch)
+            if part is None
+            else self.loss_fn(self.model, batch, part)
+        )
         if isinstance(out, torch.Tensor): out = dict(loss=out)
-        if not isinstance(out, dict) or not isinstance(out.get('loss'), torch.Tensor) or out['loss'].ndim != 0:
-            raise TypeError('loss_fn must return a scalar tensor or a dict with a scalar tensor under "loss"')
+        if (
+            not isinstance(out, dict)
+            or not isinstance(out.get('loss'), torch.Tensor)
+            or out['loss'].ndim != 0
+        ):
+            raise TypeError(
+                'loss_fn must return a scalar tensor or a dict with a scalar tensor under "loss"'
+            )
         return out
 
 # %% ../nbs/23_training.ipynb #7f42ab58
 class Trainer:
-    """One trainer for every stage: `loss_fn(model, batch) -> dict(loss=scalar tensor, **scalars)` (or a tensor).
-    `data`: a map-style Dataset (or a tensor / tuple of tensors), read in an order that is a function of (seed, step),
-    or a callable `data(batch_size, generator) -> batch` given a generator seeded from (seed, step, rank).
-    `parts`: optional {name: module or parameters} trained in turn, each with its own optimiser (e.g. a GAN's
-    {'d': disc, 'g': gen}); then `loss_fn(model, batch, part)` is called once per part and step.
-    Parameters with requires_grad=False (a frozen encoder) are never optimised."""
-    def __init__(self, model: nn.Module, loss_fn, data, config: TrainConfig, ema: bool = True, parts: dict | None = None,
-                 model_config=None):
+    """One trainer for every stage: `loss_fn(model, batch) -> dict(loss=scalar tensor, **scalars)`
+    (or a tensor). `data`: a map-style Dataset (or a tensor / tuple of tensors), read in an
+    order that is a function of (seed, step), or a callable `data(batch_size, generator) ->
+    batch` given a generator seeded from (seed, step, rank). `parts`: optional {name: module or
+    parameters} trained in turn, each with its own optimiser (e.g. a GAN's {'d': disc, 'g':
+    gen}); then `loss_fn(model, batch, part)` is called once per part and step. Parameters with
+    requires_grad=False (a frozen encoder) are never optimised."""
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn,
+        data,
+        config: TrainConfig,
+        ema: bool = True,
+        parts: dict | None = None,
+        model_config=None,
+    ):
         self.cfg = cfg = config
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
@@ -399,15 +544,20 @@ class Trainer:
         self.is_main = self.rank == 0
         self.device = get_device(cfg.device)
         cuda = self.device.type == 'cuda'
-        if cuda and self.device.index is None:     # the current GPU: under torchrun, the one of the local rank
+        # the current GPU: under torchrun, the one of the local rank
+        if cuda and self.device.index is None:
             self.device = torch.device('cuda', torch.cuda.current_device())
-        if cuda: torch.backends.cudnn.benchmark = True     # fastest convolution algorithms for the fixed shapes
+        # fastest convolution algorithms for the fixed shapes
+        if cuda: torch.backends.cudnn.benchmark = True
         self.channels_last = cuda if cfg.channels_last is None else bool(cfg.channels_last)
         fmt = torch.channels_last if self.channels_last else torch.preserve_format
         model = model.to(self.device, memory_format=fmt)
         self.model, self.loss_fn, self.model_config = model, loss_fn, model_config
-        self.data = torch.utils.data.TensorDataset(*(data if isinstance(data, (tuple, list)) else (data,))) \
-            if isinstance(data, (torch.Tensor, tuple, list)) else data
+        self.data = (
+            torch.utils.data.TensorDataset(*(data if isinstance(data, (tuple, list)) else (data,)))
+            if isinstance(data, (torch.Tensor, tuple, list))
+            else data
+        )
         # parameters to optimise, per part
         named = parts if parts is not None else {'model': model}
         self.part_params = {}
@@ -419,21 +569,44 @@ class Trainer:
         Opt = torch.optim.AdamW if cfg.optimizer == 'adamw' else torch.optim.Adam
         mult = cfg.part_lr or {}
         fused = dict(fused=True) if cuda else {}          # one kernel for the whole update on CUDA
-        self.optimizers = {n: Opt(ps, lr=cfg.lr * mult.get(n, 1.0), betas=cfg.betas, weight_decay=cfg.weight_decay,
-                                  **fused) for n, ps in self.part_params.items()}
-        factor = functools.partial(lr_factor, n_steps=cfg.n_steps, schedule=cfg.schedule, warmup_steps=cfg.warmup_steps,
-                                   min_lr_ratio=cfg.min_lr_ratio)
-        self.schedulers = {n: torch.optim.lr_scheduler.LambdaLR(o, factor) for n, o in self.optimizers.items()}
+        self.optimizers = {
+            n: Opt(
+                ps,
+                lr=cfg.lr * mult.get(n, 1.0),
+                betas=cfg.betas,
+                weight_decay=cfg.weight_decay,
+                **fused,
+            )
+            for n, ps in self.part_params.items()
+        }
+        factor = functools.partial(
+            lr_factor,
+            n_steps=cfg.n_steps,
+            schedule=cfg.schedule,
+            warmup_steps=cfg.warmup_steps,
+            min_lr_ratio=cfg.min_lr_ratio,
+        )
+        self.schedulers = {
+            n: torch.optim.lr_scheduler.LambdaLR(o, factor) for n, o in self.optimizers.items()
+        }
         # mixed precision: CUDA only
-        self.amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}[cfg.amp] if cfg.amp and cuda else None
-        if cfg.amp and not cuda and self.is_main: print(f'amp={cfg.amp!r} is a CUDA feature: training in float32 on {self.device.type}')
+        self.amp_dtype = (
+            {'bf16': torch.bfloat16, 'fp16': torch.float16}[cfg.amp] if cfg.amp and cuda else None
+        )
+        if cfg.amp and not cuda and self.is_main:
+            print(f'amp={cfg.amp!r} is a CUDA feature: training in float32 on {self.device.type}')
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
         self.loss_module = _LossModule(self.model, loss_fn)
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
-            self.loss_module = DDP(self.loss_module, device_ids=[self.device.index] if cuda else None,
-                                   find_unused_parameters=self.multi_part)   # all ranks start from rank 0's weights
-        self.ema = EMA(model, cfg.ema_decay) if ema and cfg.ema_decay else None     # ... and so does the EMA
+            self.loss_module = DDP(
+                self.loss_module,
+                device_ids=[self.device.index] if cuda else None,
+                # all ranks start from rank 0's weights
+                find_unused_parameters=self.multi_part,
+            )
+        # ... and so does the EMA
+        self.ema = EMA(model, cfg.ema_decay) if ema and cfg.ema_decay else None
         self._eager_loss_module = self.loss_module
         if cfg.compile:
             backend = 'inductor' if cfg.compile is True else cfg.compile
@@ -450,38 +623,71 @@ class Trainer:
         if callable(self.data) and not isinstance(self.data, torch.utils.data.Dataset):
             for s in range(start, cfg.n_steps):
                 g = torch.Generator().manual_seed(step_seed(cfg.seed, s, self.rank) ^ 0x5EED)
-                yield s, to_device(self.data(cfg.batch_size, g), self.device, channels_last=self.channels_last)
+                yield s, to_device(
+                    self.data(cfg.batch_size, g), self.device, channels_last=self.channels_last
+                )
             return
-        sampler = StepSampler(len(self.data), cfg.batch_size, cfg.n_steps, cfg.seed, start, self.rank, self.world_size)
-        loader = torch.utils.data.DataLoader(self.data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                                             pin_memory=nb, drop_last=False)
+        sampler = StepSampler(
+            len(self.data), cfg.batch_size, cfg.n_steps, cfg.seed, start, self.rank, self.world_size
+        )
+        loader = torch.utils.data.DataLoader(
+            self.data,
+            batch_size=cfg.batch_size,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            pin_memory=nb,
+            drop_last=False,
+        )
         for s, batch in zip(range(start, cfg.n_steps), loader):
-            yield s, to_device(batch, self.device, non_blocking=nb, channels_last=self.channels_last)
+            yield s, to_device(
+                batch, self.device, non_blocking=nb, channels_last=self.channels_last
+            )
 
     # ---- one step -------------------------------------------------------------------------------
     def _reduce(self, values: dict) -> dict:
-        "Mean of each logged scalar over the ranks (one all-reduce); a NaN on any rank reaches all of them."
+        """Mean of each logged scalar over the ranks (one all-reduce); a NaN on any rank reaches
+        all of them."""
         keys = list(values)
-        t = torch.stack([v.detach().float().reshape(()).to(self.device) if isinstance(v, torch.Tensor)
-                         else torch.tensor(float(v), device=self.device) for v in values.values()])
+        t = torch.stack(
+            [
+                (
+                    v.detach().float().reshape(()).to(self.device)
+                    if isinstance(v, torch.Tensor)
+                    else torch.tensor(float(v), device=self.device)
+                )
+                for v in values.values()
+            ]
+        )
         if self.world_size > 1:
             t = t.to(self.device); dist.all_reduce(t); t = t / self.world_size
         return dict(zip(keys, t.cpu().tolist()))
 
     def _non_finite(self, what: str, value: float):
-        where = (f'the last good checkpoint is kept: {self.last_checkpoint} (step {self._checkpoint_step()})'
-                 if self.last_checkpoint else 'no checkpoint had been written yet')
-        raise NonFiniteLossError(f'step {self.step}: {what} is {value} — training stopped; {where}. '
-                                 'Check the data of this step, lower the learning rate or set grad_clip.')
+        where = (
+            f'the last good checkpoint is kept: {self.last_checkpoint} (step '
+            f'{self._checkpoint_step()})'
+            if self.last_checkpoint
+            else 'no checkpoint had been written yet'
+        )
+        raise NonFiniteLossError(
+            f'step {self.step}: {what} is {value} — training stopped; {where}. '
+            'Check the data of this step, lower the learning rate or set grad_clip.'
+        )
 
-    def _checkpoint_step(self): return int(self.last_checkpoint.name.split('_')[-1]) if self.last_checkpoint else None
+    def _checkpoint_step(self):
+        return int(self.last_checkpoint.name.split('_')[-1]) if self.last_checkpoint else None
 
     def count_flops(self, batch) -> int:
-        """FLOPs of one training step on this rank's `batch` — forward and backward of every part — counted by
-        `FlopCounterMode` on a copy of the model, eagerly: the run itself is untouched (weights, buffers, RNG)."""
+        """FLOPs of one training step on this rank's `batch` — forward and backward of every part —
+        counted by `FlopCounterMode` on a copy of the model, eagerly: the run itself is
+        untouched (weights, buffers, RNG)."""
         from torch.utils.flop_counter import FlopCounterMode
         bare = self._eager_loss_module
-        bare = bare.module if hasattr(bare, 'module') and isinstance(bare.module, _LossModule) else bare
+        bare = (
+            bare.module
+            if hasattr(bare, 'module') and isinstance(bare.module, _LossModule)
+            else bare
+        )
         state, probe = rng_state(), copy.deepcopy(bare)
         autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         try:
@@ -495,22 +701,28 @@ class Trainer:
         return counter.get_total_flops()
 
     def train_step(self, batch) -> dict:
-        "One optimisation step (one update per part); returns the logged scalars, averaged over the ranks."
+        """One optimisation step (one update per part); returns the logged scalars, averaged over
+        the ranks."""
         cfg, logs = self.cfg, {}
         if self.flops_per_step is None: self.flops_per_step = self.count_flops(batch)
         seed_step(cfg.seed, self.step, self.rank)
         autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
         for name, opt in self.optimizers.items():
-            for o in self.optimizers.values(): o.zero_grad(set_to_none=True)   # a part's loss may reach other parts
+            # a part's loss may reach other parts
+            for o in self.optimizers.values(): o.zero_grad(set_to_none=True)
             with autocast: out = self.loss_module(batch, name if self.multi_part else None)
             vals = self._reduce(out)
             prefix = f'{name}/' if self.multi_part else ''
-            if not math.isfinite(vals['loss']): self._non_finite(f'the loss{" of part " + repr(name) if self.multi_part else ""}', vals['loss'])
+            if not math.isfinite(vals['loss']):
+                self._non_finite(
+                    f'the loss{" of part " + repr(name) if self.multi_part else ""}', vals['loss']
+                )
             self.scaler.scale(out['loss']).backward()
             if cfg.grad_clip:
                 self.scaler.unscale_(opt)
                 gn = float(torch.nn.utils.clip_grad_norm_(self.part_params[name], cfg.grad_clip))
-                if not math.isfinite(gn) and not self.scaler.is_enabled(): self._non_finite(f'the gradient norm of {name!r}', gn)
+                if not math.isfinite(gn) and not self.scaler.is_enabled():
+                    self._non_finite(f'the gradient norm of {name!r}', gn)
                 vals['grad_norm'] = gn
             self.scaler.step(opt)
             self.schedulers[name].step()
@@ -522,26 +734,43 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, callback=None, show_progress: bool = True) -> list[dict]:
-        "Train from the current step to `n_steps`; `callback(trainer, logs)` runs after each step. Returns the log rows."
+        """Train from the current step to `n_steps`; `callback(trainer, logs)` runs after each
+        step. Returns the log rows."""
         cfg = self.cfg
         self.model.train()
         if self.step >= cfg.n_steps: return self.history
         self._t0 = time.perf_counter() - (self.history[-1]['seconds'] if self.history else 0.0)
-        bar = progress(total=cfg.n_steps, initial=self.step, desc='training') if self.is_main and show_progress else None
+        bar = (
+            progress(total=cfg.n_steps, initial=self.step, desc='training')
+            if self.is_main and show_progress
+            else None
+        )
         running, start, t_first = None, self.step, None
-        self._rate = [time.perf_counter(), 0]               # start of the logging window, steps in it
+        # start of the logging window, steps in it
+        self._rate = [time.perf_counter(), 0]
         try:
             for s, batch in self._batches(self.step):
                 if self.first_batch_digest is None: self.first_batch_digest = _batch_digest(batch)
                 logs = self.train_step(batch)
                 self._rate[1] += 1
                 if t_first is None: t_first = time.perf_counter()
-                running = logs[self._main_key()] if running is None else 0.9 * running + 0.1 * logs[self._main_key()]
+                running = (
+                    logs[self._main_key()]
+                    if running is None
+                    else 0.9 * running + 0.1 * logs[self._main_key()]
+                )
                 for k, v in logs.items():
                     w = self._window.setdefault(k, [0.0, 0]); w[0] += v; w[1] += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.n_steps: self._log_row()
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.step < cfg.n_steps: self.save_checkpoint()
-                if bar is not None: bar.update(1); bar.set_postfix(loss=f'{running:.4g}', refresh=False)
+                if (
+                    cfg.checkpoint_every
+                    and self.step % cfg.checkpoint_every == 0
+                    and self.step < cfg.n_steps
+                ):
+                    self.save_checkpoint()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f'{running:.4g}', refresh=False)
                 if callback is not None: callback(self, logs)
         finally:
             if bar is not None: bar.close()
@@ -551,10 +780,12 @@ class Trainer:
         return self.history
 
     @property
-    def global_batch(self) -> int: return self.cfg.batch_size * self.world_size
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.world_size
 
     def _measure(self, start: int, t_first: float | None, t_end: float):
-        "Steps/s, images/s and TFLOP/s of this fit, without its first step (FLOP count, warm-up, compilation)."
+        """Steps/s, images/s and TFLOP/s of this fit, without its first step (FLOP count,
+        warm-up, compilation)."""
         n = self.step - start - 1
         if t_first is None or n < 1: return
         sps = n / (t_end - t_first)
@@ -578,8 +809,8 @@ class Trainer:
         return line + f' (timed over {t["steps"]} steps after the first, on {self.device.type})'
 
     def rank_fingerprints(self) -> list[dict]:
-        """On every rank (a collective call): SHA-256 of the rank's weights, EMA weights and first batch.
-        Identical weights and different first batches mean one data-parallel run."""
+        """On every rank (a collective call): SHA-256 of the rank's weights, EMA weights and first
+        batch. Identical weights and different first batches mean one data-parallel run."""
         mine = dict(rank=self.rank, weights=state_digest(self.model.state_dict()),
                     ema=state_digest(self.ema.state_dict()) if self.ema is not None else None,
                     first_batch=self.first_batch_digest)
@@ -588,12 +819,17 @@ class Trainer:
         dist.all_gather_object(out, mine)
         return out
 
-    def _main_key(self): return next(iter(self.part_params)) + '/loss' if self.multi_part else 'loss'
+    def _main_key(self):
+        return next(iter(self.part_params)) + '/loss' if self.multi_part else 'loss'
 
     def _log_row(self):
         now = time.perf_counter()
-        row = dict(step=self.step, **{k: s / n for k, (s, n) in self._window.items()},
-                   lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'], seconds=now - self._t0)
+        row = dict(
+            step=self.step,
+            **{k: s / n for k, (s, n) in self._window.items()},
+            lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'],
+            seconds=now - self._t0,
+        )
         sps = self._rate[1] / max(now - self._rate[0], 1e-9)
         row['images_per_s'] = sps * self.global_batch
         flops = (self.flops_per_step or 0) * self.world_size
@@ -613,56 +849,93 @@ class Trainer:
     def meta(self) -> dict:
         "What a checkpoint must match to be resumed by this trainer."
         sd = self.model.state_dict()
-        return dict(train_config=_plain(self.cfg), world_size=self.world_size, model_class=type(self.model).__qualname__,
-                    model_config=_plain(self.model_config) if self.model_config is not None else None,
-                    parts=list(self.part_params), parameters={k: list(v.shape) for k, v in sd.items()})
+        return dict(
+            train_config=_plain(self.cfg),
+            world_size=self.world_size,
+            model_class=type(self.model).__qualname__,
+            model_config=_plain(self.model_config) if self.model_config is not None else None,
+            parts=list(self.part_params),
+            parameters={k: list(v.shape) for k, v in sd.items()},
+        )
 
     def training_state(self) -> dict:
-        return dict(step=self.step, optimizers={n: o.state_dict() for n, o in self.optimizers.items()},
-                    schedulers={n: s.state_dict() for n, s in self.schedulers.items()},
-                    scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
-                    rng=rng_state(), window={k: list(v) for k, v in self._window.items()},
-                    data=dict(seed=self.cfg.seed, next_step=self.step, batch_size=self.cfg.batch_size, world_size=self.world_size))
+        return dict(
+            step=self.step,
+            optimizers={n: o.state_dict() for n, o in self.optimizers.items()},
+            schedulers={n: s.state_dict() for n, s in self.schedulers.items()},
+            scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            rng=rng_state(),
+            window={k: list(v) for k, v in self._window.items()},
+            data=dict(
+                seed=self.cfg.seed,
+                next_step=self.step,
+                batch_size=self.cfg.batch_size,
+                world_size=self.world_size,
+            ),
+        )
 
     def save_checkpoint(self) -> Path | None:
-        "Rank 0 writes the checkpoint of the current step (model + EMA weights, training state); others return None."
+        """Rank 0 writes the checkpoint of the current step (model + EMA weights, training
+        state); others return None."""
         if not self.is_main or self.out_dir is None: return None
         for k, v in self.model.state_dict().items():
-            if v.dtype.is_floating_point and not torch.isfinite(v).all(): self._non_finite(f'the weight {k!r}', 'non-finite')
+            if v.dtype.is_floating_point and not torch.isfinite(v).all():
+                self._non_finite(f'the weight {k!r}', 'non-finite')
         tensors = dict(model=self.model.state_dict())
         if self.ema is not None: tensors['ema'] = self.ema.state_dict()
-        self.last_checkpoint = write_checkpoint(self.out_dir / 'checkpoints', self.step, tensors, self.training_state(),
-                                                self.meta(), self.cfg.keep_last)
+        self.last_checkpoint = write_checkpoint(
+            self.out_dir / 'checkpoints',
+            self.step,
+            tensors,
+            self.training_state(),
+            self.meta(),
+            self.cfg.keep_last,
+        )
         return self.last_checkpoint
 
     def resume(self, path=None) -> int:
-        "Continue from a checkpoint (default: the latest under out_dir); returns its step. Refuses one that does not match."
+        """Continue from a checkpoint (default: the latest under out_dir); returns its step.
+        Refuses one that does not match."""
         path = path or self.out_dir
-        if path is None: raise CheckpointError('nothing to resume from: no path given and no out_dir')
+        if path is None:
+            raise CheckpointError('nothing to resume from: no path given and no out_dir')
         ck = read_checkpoint(path)
         meta, now = ck['meta'], self.meta()
         diffs = []
         a, b = meta.get('train_config', {}), now['train_config']
         diffs += [f'{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}' for k in sorted(set(a) | set(b))
                   if k not in RESUMABLE_FIELDS and a.get(k) != b.get(k)]
-        diffs += [f'{k}: checkpoint {meta.get(k)!r}, now {now[k]!r}' for k in ('world_size', 'model_class', 'model_config', 'parts')
-                  if meta.get(k) != now[k]]
+        diffs += [
+            f'{k}: checkpoint {meta.get(k)!r}, now {now[k]!r}'
+            for k in ('world_size', 'model_class', 'model_config', 'parts')
+            if meta.get(k) != now[k]
+        ]
         if meta.get('parameters') != now['parameters']:
             pa, pb = meta.get('parameters', {}), now['parameters']
             bad = [k for k in sorted(set(pa) | set(pb)) if pa.get(k) != pb.get(k)]
-            diffs.append(f'{len(bad)} parameter shapes/names differ, e.g. ' + ', '.join(f'{k}: {pa.get(k)} vs {pb.get(k)}' for k in bad[:3]))
-        if diffs: raise CheckpointError(f'{ck["path"]} was written by a different configuration:\n  ' + '\n  '.join(diffs))
-        if 'state' not in ck or 'model' not in ck: raise CheckpointError(f'{ck["path"]}: no training state to resume from')
+            diffs.append(
+                f'{len(bad)} parameter shapes/names differ, e.g. '
+                + ', '.join(f'{k}: {pa.get(k)} vs {pb.get(k)}' for k in bad[:3])
+            )
+        if diffs:
+            raise CheckpointError(
+                f'{ck["path"]} was written by a different configuration:\n  ' + '\n  '.join(diffs)
+            )
+        if 'state' not in ck or 'model' not in ck:
+            raise CheckpointError(f'{ck["path"]}: no training state to resume from')
         st = ck['state']
         try:
             self.model.load_state_dict(ck['model'])
             if self.ema is not None: self.ema.load_state_dict(ck['ema'])
             for n, o in self.optimizers.items(): o.load_state_dict(st['optimizers'][n])
             for n, s in self.schedulers.items(): s.load_state_dict(st['schedulers'][n])
-            if self.scaler.is_enabled() and st.get('scaler'): self.scaler.load_state_dict(st['scaler'])
+            if self.scaler.is_enabled() and st.get('scaler'):
+                self.scaler.load_state_dict(st['scaler'])
             set_rng_state(st['rng'])
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise CheckpointError(f'{ck["path"]}: inconsistent training state ({type(e).__name__}: {e})') from None
+            raise CheckpointError(
+                f'{ck["path"]}: inconsistent training state ({type(e).__name__}: {e})'
+            ) from None
         self.step, self._window = int(st['step']), {k: list(v) for k, v in st['window'].items()}
         self.last_checkpoint = ck['path']
         # the log: keep the rows up to the checkpoint (a killed run may have logged further)
@@ -673,7 +946,8 @@ class Trainer:
                 buf = io.StringIO()
                 if self.history:
                     w = csv.DictWriter(buf, fieldnames=list(self.history[0])); w.writeheader()
-                    for r in self.history: w.writerow({k: (int(v) if k == 'step' else v) for k, v in r.items()})
+                    for r in self.history:
+                        w.writerow({k: (int(v) if k == 'step' else v) for k, v in r.items()})
                 atomic_write_bytes(log, buf.getvalue().encode())
         return self.step
 
