@@ -212,6 +212,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'srddpm.inference.chain_steps': ('inference.html#chain_steps', 'srddpm/inference.py'),
                                   'srddpm.inference.check_tile': ('inference.html#check_tile', 'srddpm/inference.py'),
                                   'srddpm.inference.lr_project': ('inference.html#lr_project', 'srddpm/inference.py'),
+                                  'srddpm.inference.min_tile': ('inference.html#min_tile', 'srddpm/inference.py'),
                                   'srddpm.inference.radial_power_spectrum': ('inference.html#radial_power_spectrum', 'srddpm/inference.py'),
                                   'srddpm.inference.sr_sample': ('inference.html#sr_sample', 'srddpm/inference.py'),
                                   'srddpm.inference.texture_distance': ('inference.html#texture_distance', 'srddpm/inference.py'),

@@ -12,7 +12,7 @@ from .data import make_lr
 from .training import CheckpointError, setup_distributed, cleanup_distributed, run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from . import __version__
-from .inference import upscale, check_tile, tile_multiple, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
+from .inference import upscale, check_tile, min_tile, tile_multiple, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'is_out_of_memory', 'tile_that_fits',
@@ -75,8 +75,8 @@ def _check_counts(args):
 def _check_tile_arg(tile, model):
     "The library's own tile check (`check_tile`), worded for the command line."
     try: check_tile(tile, UPSCALE_OVERLAP, tile_multiple(model))
-    except ValueError: raise CLIError(f'--tile must be at least {UPSCALE_OVERLAP + tile_multiple(model)} LR pixels '
-                                      f'(tiles overlap by {UPSCALE_OVERLAP}), got {tile}') from None
+    except ValueError: raise CLIError(f'--tile must be at least {min_tile(UPSCALE_OVERLAP, tile_multiple(model))} LR '
+                                      f'pixels (twice the overlap of {UPSCALE_OVERLAP} between tiles), got {tile}') from None
 
 def is_out_of_memory(e: BaseException) -> bool:
     "Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's CPU allocator giving up."
@@ -88,7 +88,7 @@ def tile_that_fits(method: str, model, scale: int, tile: int) -> int | None:
     """The largest tile below `tile` (halving each time) with which one denoising step on one tile succeeds on this
     machine now, or None: what to suggest after running out of memory."""
     t = tile // 2
-    while t >= UPSCALE_OVERLAP + tile_multiple(model):
+    while t >= min_tile(UPSCALE_OVERLAP, tile_multiple(model)):
         gc.collect()
         try:
             upscale(torch.zeros(1, 3, t, t), method, model, scale, tile=t, overlap=UPSCALE_OVERLAP, n_steps=1,

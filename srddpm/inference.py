@@ -12,8 +12,8 @@ from .data import make_lr, bicubic_up
 
 # %% auto #0
 __all__ = ['UPSCALE_STEPS', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'tile_starts', 'blend_window', 'tiled_upscale',
-           'PeakMemory', 'block_noise', 'tile_multiple', 'check_tile', 'chain_steps', 'sr_sample', 'upscale',
-           'radial_power_spectrum', 'texture_distance', 'lr_project']
+           'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'chain_steps', 'sr_sample',
+           'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project']
 
 # %% ../nbs/24_inference.ipynb #053cedc9
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -151,13 +151,18 @@ def tile_multiple(model) -> int:
     "LR pixels that tile starts must be multiples of for `model` (its `lr_multiple`; 1 for a plain encoder)."
     return int(getattr(model, 'lr_multiple', 1)) if model is not None else 1
 
+def min_tile(overlap: int, multiple: int = 1) -> int:
+    "The smallest tile `check_tile` accepts: twice the overlap (a tile adds as many pixels as it shares), on the grid."
+    return max(2 * overlap, overlap + multiple)
+
 def check_tile(tile, overlap: int, multiple: int = 1):
-    """Raise ValueError unless `tile` is None (one tile: the whole image) or a number of LR pixels that tiles of
-    that size can advance by: tile - overlap >= `multiple`, overlap >= 0. The CLI checks its `--tile` with this."""
+    """Raise ValueError unless `tile` is None (one tile: the whole image) or at least `min_tile(overlap, multiple)`
+    LR pixels, so that tiles advance by at least the overlap and by whole steps of the grid `multiple`; overlap >= 0.
+    The command line checks its `--tile` with this."""
     if tile is None: return
-    if int(tile) != tile or overlap < 0 or tile - overlap < multiple:
-        raise ValueError(f'tile must be at least overlap + {multiple} = {overlap + multiple} LR pixels '
-                         f'(overlap {overlap}), got {tile}')
+    if int(tile) != tile or overlap < 0 or tile < min_tile(overlap, multiple):
+        raise ValueError(f'tile must be at least {min_tile(overlap, multiple)} LR pixels (twice the overlap of {overlap}'
+                         f'{f", on a grid of {multiple}" if multiple > 1 else ""}), got {tile}')
 
 def chain_steps(model, n_steps: int | None, sampler: str = 'ddim') -> int:
     "How many denoiser evaluations one reverse chain makes: `n_steps` for DDIM (all T when None), T for DDPM."

@@ -94,3 +94,78 @@ def test_wheel_contains_shipped_weights(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     names = zipfile.ZipFile(next(tmp_path.glob('srddpm-*.whl'))).namelist()
     assert 'srddpm/weights/srddpm_x4/model.safetensors' in names and 'srddpm/weights/srddpm_x4/config.json' in names, names
+
+
+def test_version(capsys):
+    import srddpm
+    assert main(['--version']) == 0 and capsys.readouterr().out.strip() == f'srddpm {srddpm.__version__}'
+    assert srddpm.__version__.count('.') == 2
+
+
+def test_tile_limit_is_the_librarys(files, capsys):
+    "Every --tile the CLI accepts works; the smallest refused one is refused by the library's own check_tile."
+    from srddpm.inference import UPSCALE_OVERLAP, check_tile, min_tile, tile_multiple
+    from srddpm.recipe import load_srddpm
+    from srddpm.cli import default_checkpoint
+    mult = tile_multiple(load_srddpm(default_checkpoint()))
+    smallest = min_tile(UPSCALE_OVERLAP, mult)
+    code, err = _run(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--tile', str(smallest - 1)], capsys)
+    assert code == 2 and f'at least {smallest}' in err and '\n' not in err
+    with pytest.raises(ValueError): check_tile(smallest - 1, UPSCALE_OVERLAP, mult)
+    # the smallest accepted tile upscales a photo larger than the tile (several tiles)
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 70, 3), dtype=np.uint8)).save(files / 'mid.png')
+    code, err = _run(['upscale', str(files / 'mid.png'), '-o', str(files / 'o.png'), '--tile', str(smallest),
+                      '--steps', '1', '-q'], capsys)
+    assert code == 0, err
+    assert Image.open(files / 'o.png').size == (280, 160)
+
+
+def test_exif_rotated_phone_photo_comes_out_upright(files, capsys):
+    rgb = np.random.default_rng(2).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    exif = Image.Exif(); exif[0x0112] = 6                       # stored sideways: rotate 90° clockwise to view
+    Image.fromarray(rgb).save(files / 'phone.jpg', exif=exif)
+    assert main(['upscale', str(files / 'phone.jpg'), '-o', str(files / 'o.png'), '--method', 'bicubic', '-q']) == 0
+    assert Image.open(files / 'o.png').size == (12 * 4, 20 * 4)  # width x height of the upright photo
+
+
+def test_progress_bar_counts_denoising_steps(files, capsys, monkeypatch):
+    "The bar counts the denoising steps of all tiles and says how many there are in all (tqdm prints n/total)."
+    import re
+    monkeypatch.setenv('SRDDPM_PROGRESS', '1')
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(files / 'sq.png')
+    assert main(['upscale', str(files / 'sq.png'), '-o', str(files / 'o.png'), '--steps', '3', '--tile', '32']) == 0
+    err = capsys.readouterr().err
+    totals = re.findall(r'denoising steps:.*?(\d+)/(\d+)', err)
+    assert totals and totals[-1][0] == totals[-1][1], err[-500:]
+    from srddpm.inference import tile_starts, UPSCALE_OVERLAP
+    from srddpm.recipe import load_srddpm
+    from srddpm.cli import default_checkpoint
+    from srddpm.inference import tile_multiple
+    n_tiles = len(tile_starts(40, 32, UPSCALE_OVERLAP, tile_multiple(load_srddpm(default_checkpoint())))) ** 2
+    assert int(totals[-1][1]) == 3 * n_tiles
+
+
+_OOM = r'''
+import resource, sys
+import torch
+from srddpm.cli import main
+vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize')) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + int(sys.argv[1]) * 2**20, resource.RLIM_INFINITY))
+sys.exit(main(sys.argv[2:]))
+'''
+
+def test_out_of_memory_names_a_tile_that_fits(files):
+    "A real allocation failure (address space capped) is one line naming a --tile that was tried and fits."
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(files / 'big.png')
+    argv = ['upscale', str(files / 'big.png'), '-o', str(files / 'o.png'), '--steps', '1', '--tile', '200', '-q']
+    r = subprocess.run([sys.executable, '-c', _OOM, '600', *argv], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
+    err = r.stderr.strip()
+    assert err.startswith('srddpm: error:') and '\n' not in err and 'out of memory' in err, err
+    import re
+    tile = int(re.search(r'--tile (\d+) fits', err).group(1))
+    assert tile < 200
+    r2 = subprocess.run([sys.executable, '-c', _OOM, '600', *argv[:-3], '--tile', str(tile), '-q'],
+                        capture_output=True, text=True, timeout=600)
+    assert r2.returncode == 0, r2.stderr[-1500:]
+    assert not list(files.glob('.o.png.*'))

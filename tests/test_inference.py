@@ -79,7 +79,7 @@ def test_bad_arguments(model):
     with pytest.raises(ValueError, match='sampler'): sr_sample(model, lr_img(), sampler='euler')
     with pytest.raises(ValueError, match='n_average'): sr_sample(model, lr_img(), n_average=0)
     with pytest.raises(ValueError, match='tile'): sr_sample(model, lr_img(), tile=4, overlap=4)
-    with pytest.raises(ValueError, match='tile'): sr_sample(model, lr_img(), tile=5, overlap=4)   # 5 - 4 < grid 2
+    with pytest.raises(ValueError, match='tile'): sr_sample(model, lr_img(), tile=7, overlap=4)   # 7 < 2 x 4
     with pytest.raises(ValueError, match='shape'): sr_sample(model, torch.zeros(1, 1, 4, 4))
     with pytest.raises(ValueError, match='method'): upscale(lr_img(), 'nearest')
     with pytest.raises(ValueError, match='scale'): upscale(lr_img(), 'bicubic', scale=3)
@@ -87,8 +87,10 @@ def test_bad_arguments(model):
     with pytest.raises(ValueError, match='needs a model'): upscale(lr_img(), 'srddpm')
     with pytest.raises(ValueError, match='uint8'): upscale(np.zeros((4, 4, 3), np.float32), 'bicubic')
     with pytest.raises(TypeError): upscale([1, 2], 'bicubic')
-    with pytest.raises(ValueError, match='tile'): check_tile(8, 8, 1)
-    check_tile(9, 8, 1); check_tile(None, 8, 4)
+    with pytest.raises(ValueError, match='tile'): check_tile(15, 8, 1)      # tiles must add as much as they share
+    with pytest.raises(ValueError, match='tile'): check_tile(5, 2, 4)       # and advance by whole grid steps
+    check_tile(16, 8, 1); check_tile(6, 2, 4); check_tile(None, 8, 4)
+    assert min_tile(8, 1) == 16 and min_tile(2, 4) == 6
 
 def test_upscale_methods(model):
     x = lr_img()
