@@ -15,12 +15,13 @@ _all_ = ['hinge_d_loss', 'hinge_g_loss', 'PatchDiscriminator']
 
 # %% auto #0
 __all__ = ['VGG19_CFG', 'target_loss', 'x0_l1_loss', 'freeze', 'vgg19_layer_names', 'vgg19_features', 'find_vgg19_weights',
-           'VGGPerceptualLoss', 'SRLosses', 'hinge_d_loss', 'hinge_g_loss', 'PatchDiscriminator']
+           'VGGPerceptualLoss', 'discriminator_features', 'FeatureMatchingLoss', 'perceptual_loss', 'SRLosses',
+           'hinge_d_loss', 'hinge_g_loss', 'PatchDiscriminator']
 
 # %% ../nbs/22_losses.ipynb #1c877de7
-def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'mse') -> torch.Tensor:
+def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'l1') -> torch.Tensor:
     """The diffusion loss on the denoiser's target ($\\epsilon$, $x_0$ or $v$): mean squared
-    (`'mse'`, default) or absolute (`'l1'`) error."""
+    (`'mse'`) or absolute (`'l1'`, default: SRDDPM's recipe) error."""
     if pred.shape != target.shape:
         raise ValueError(
             f'prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape'
@@ -174,6 +175,41 @@ class VGGPerceptualLoss(nn.Module):
             w * dist(a, b)
             for w, a, b in zip(self.layer_weights, self.features(x), self.features(y))
         )
+
+# %% ../nbs/22_losses.ipynb #187f4162
+def discriminator_features(disc: PatchDiscriminator, x: torch.Tensor) -> list[torch.Tensor]:
+    "The activations after each LeakyReLU of a `PatchDiscriminator` (fine to coarse), for images x (N, C, H, W)."
+    feats, h = [], x
+    for m in disc.net:
+        h = m(h)
+        if isinstance(m, nn.LeakyReLU): feats.append(h)
+    return feats
+
+class FeatureMatchingLoss(nn.Module):
+    """Perceptual loss without pretrained weights: the mean over the discriminator's hidden layers of the L1
+    distance between the features of `sr` and of `hr` (the latter detached): feature matching (Wang et al. 2018).
+    The discriminator is referenced, not owned: its parameters stay with the discriminator's optimizer."""
+    available, source = True, "the discriminator's features (feature matching)"
+
+    def __init__(self, disc: PatchDiscriminator):
+        super().__init__()
+        self._disc = (disc,)                     # a tuple: not registered as a submodule
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        # one pass for both: spectral norm updates its power iteration at every call in training mode
+        feats = discriminator_features(self._disc[0], torch.cat([sr, hr.detach()]))
+        n = sr.shape[0]
+        return sum(F.l1_loss(f[:n], f[n:].detach()) for f in feats) / len(feats)
+
+def perceptual_loss(disc: PatchDiscriminator | None = None, verbose: bool = True) -> nn.Module | None:
+    """The perceptual loss of the adversarial stage: `VGGPerceptualLoss` when the VGG19 weights are on the disk,
+    else `FeatureMatchingLoss(disc)` (None without a discriminator). Prints which, in one line."""
+    vgg = VGGPerceptualLoss(verbose=False)
+    if vgg.available: loss = vgg
+    elif disc is not None: loss = FeatureMatchingLoss(disc)
+    else: loss = None
+    if verbose: print('perceptual loss:', 'none' if loss is None else f'{type(loss).__name__}, {loss.source}')
+    return loss
 
 # %% ../nbs/22_losses.ipynb #5701d82d
 class SRLosses(nn.Module):

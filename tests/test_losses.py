@@ -66,7 +66,7 @@ def test_layer_names():
 
 def test_diffusion_and_x0_losses():
     x = torch.randn(3, 3, 4, 4)
-    assert target_loss(x, x + 2) == 4 and target_loss(x, x + 2, 'l1') == 2 and x0_l1_loss(x, x - 2) == 2
+    assert target_loss(x, x + 2, 'mse') == 4 and target_loss(x, x + 2) == 2 and x0_l1_loss(x, x - 2) == 2
     with pytest.raises(ValueError): x0_l1_loss(x, x[:1])
 
 
@@ -84,3 +84,23 @@ def test_freeze_and_srlosses_without_perceptual():
     sr, hr = torch.zeros(1, 3, 4, 4, requires_grad=True), torch.ones(1, 3, 4, 4)
     out = l.generator_loss(sr, hr, torch.full((1, 1, 2, 2), 2.0))
     assert out['perceptual'] == 0 and torch.isclose(out['loss'], torch.tensor(1.0 - 1.0))
+
+
+def test_feature_matching_stand_in():
+    "Without VGG19 weights the perceptual loss is the discriminator's feature matching: zero on equal images, one pass."
+    import torch
+    from srddpm.losses import FeatureMatchingLoss, perceptual_loss, discriminator_features
+    from srddpm.wgan import PatchDiscriminator
+    torch.manual_seed(0)
+    D = PatchDiscriminator(3, 8, 3, norm='spectral')
+    fm = FeatureMatchingLoss(D)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert fm(x, x).item() == 0                     # spectral norm in training mode: still one consistent pass
+    y = (x + 0.3 * torch.randn_like(x)).requires_grad_()
+    loss = fm(y, x); loss.backward()
+    assert loss > 0 and y.grad.abs().sum() > 0 and not list(fm.parameters())
+    assert len(discriminator_features(D, x)) == 4
+    p = perceptual_loss(D, verbose=False)
+    assert p is not None and p.available
+    from srddpm.losses import VGGPerceptualLoss
+    assert (perceptual_loss(None, verbose=False) is None) == (not VGGPerceptualLoss(verbose=False).available)
