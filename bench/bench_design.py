@@ -39,7 +39,7 @@ def main():
     enc_s = time.perf_counter() - t
     enc_state = copy.deepcopy(base.encoder.state_dict())
     base.eval()
-    first = {r['method']: r for r in evaluate_methods({k: v for k, v in standard_methods(base, cfg.scale, ddpm=False).items()
+    first = {r['method']: r for r in evaluate_methods({k: v for k, v in standard_methods(base, cfg.scale, steps=(20,), project=0).items()
                                                       if k in ('bicubic', 'regression')}, images, cfg.scale, lpips=False, verbose=False)
              if r['image'] == 'mean'}
     print(f"  encoder: {a.enc_steps} steps in {enc_s:.0f} s, regression {first['regression']['psnr_y'] - first['bicubic']['psnr_y']:+.2f} dB "
@@ -60,13 +60,15 @@ def main():
             if tr.ema is not None: tr.ema.copy_to(model)
             train_s = time.perf_counter() - t
             model.eval()
-            methods = standard_methods(model, cfg.scale, ddim_steps=20, ddpm=False, project=3)
+            methods = {**standard_methods(model, cfg.scale, steps=(20,), project=0),
+                       **standard_methods(model, cfg.scale, steps=(20,), project=3)}
+            methods.pop('regression+BP3')
             if rows: methods = {k: v for k, v in methods.items() if k.startswith('SRDDPM')}   # baselines once
             res = evaluate_methods(methods, images, cfg.scale, lpips=False, verbose=False)
             for r in res:
                 if r['image'] == 'mean':
                     r['design'] = '–' if not r['method'].startswith('SRDDPM') else f'{pred} / {ref}'
-                    r['train_s'] = enc_s if r['method'] == 'regression' else (train_s if r['method'].startswith('SRDDPM') else 0.0)
+                    r['train_s'] = enc_s if r['method'].startswith('regression') else (train_s if r['method'].startswith('SRDDPM') else 0.0)
                     rows.append(r)
             print(f'  {pred} / {ref}: trained in {train_s:.0f} s', flush=True)
     print(f'\n# SRDDPM design comparison | profile {a.profile} model, {cfg.data.patch_size}-px patches, batch {cfg.data.batch_size}, '
