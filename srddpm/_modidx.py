@@ -98,6 +98,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'srddpm.data.ImageReadError': ('data.html#imagereaderror', 'srddpm/data.py'),
                              'srddpm.data._clamp_quantize': ('data.html#_clamp_quantize', 'srddpm/data.py'),
                              'srddpm.data._out_len': ('data.html#_out_len', 'srddpm/data.py'),
+                             'srddpm.data._resize_tensor': ('data.html#_resize_tensor', 'srddpm/data.py'),
                              'srddpm.data._samples_to_uint8': ('data.html#_samples_to_uint8', 'srddpm/data.py'),
                              'srddpm.data.bicubic_up': ('data.html#bicubic_up', 'srddpm/data.py'),
                              'srddpm.data.center_crop': ('data.html#center_crop', 'srddpm/data.py'),

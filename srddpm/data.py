@@ -241,9 +241,14 @@ def imresize(
         oh, ow = _out_len(H, sh), _out_len(W, sw)
     else:
         raise ValueError('give scale or size')
-    Mh = torch.from_numpy(imresize_matrix(H, oh, sh, antialias)).to(x.device, x.dtype)
-    Mw = torch.from_numpy(imresize_matrix(W, ow, sw, antialias)).to(x.device, x.dtype)
+    Mh = _resize_tensor(H, oh, sh, antialias, x.device, x.dtype)
+    Mw = _resize_tensor(W, ow, sw, antialias, x.device, x.dtype)
     return Mh @ x @ Mw.T
+
+@functools.lru_cache(maxsize=64)
+def _resize_tensor(in_len, out_len, scale, antialias, device, dtype) -> torch.Tensor:
+    "One axis' resize matrix as a tensor on `device`, made once: no host-to-device copy at every call."
+    return torch.from_numpy(imresize_matrix(in_len, out_len, scale, antialias)).to(device, dtype)
 
 # %% ../nbs/01_data.ipynb #3f565aff
 def _clamp_quantize(x, value_range, clamp: bool, quantize: bool):

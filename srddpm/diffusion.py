@@ -350,15 +350,15 @@ def train_diffusion(model: nn.Module, data, schedule: NoiseSchedule, n_steps: in
                     lr: float = 1e-3, prediction_type: str = 'eps', loss_type: str = 'mse', cond: dict | None = None,
                     weight_decay: float = 0.0, grad_clip: float | None = 1.0, ema_decay: float | None = None,
                     warmup_steps: int = 0, lr_decay: str = 'constant', seed: int = 0, device=None,
-                    show_progress: bool = True, desc: str = 'training', callback: Callable | None = None,
-                    every: int = 100) -> dict:
+                    show_progress: bool = True, desc: str = 'training',
+                    callback: Callable | None = None, every: int = 100) -> dict:
     """Train `model(x_t, t, **cond)` with the simple diffusion loss (eq. 10) by AdamW; return a history dict.
 
     `data`: a tensor (N, ...) of examples (with `cond` a dict of tensors (N, ...) indexed alongside; other values are
     passed as they are), or a callable `data(batch_size, generator) -> x0` or `(x0, cond_dict)`.
     `lr_decay`: 'constant' or 'cosine' (after `warmup_steps` of linear warm-up).
-    `callback(step, model)`, if given, is called before training (step 0) and after every `every` steps, to
-    record snapshots; it must not change the model.
+    `callback(step, model)`, if given, is called before training (step 0) and after every `every`
+    steps, to record snapshots; it must not change the model.
     History: `step`, `loss` (per step), `lr`, `seconds`, and `ema` (the EMA model if `ema_decay`, else None).
     The model is left in eval mode on `device` (default: where its parameters are)."""
     if int(n_steps) < 1: raise ValueError(f'n_steps must be positive, got {n_steps}')
@@ -422,9 +422,9 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor, unbiased: bool = True) -> 
 # %% ../nbs/10_diffusion.ipynb #5d73a28b
 def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std: float = 3.0,
                   min_fraction: float = 0.2) -> dict:
-    """Mode coverage of `samples` (n, d) for a mixture with centres `means` (K, d) and component std `std`.
-    High quality: within `n_std`·std of the nearest centre. A mode is hit when it gets >= `min_fraction`·n/K
-    high-quality samples. Returns modes_hit, high_quality_fraction, per_mode_counts (K,)."""
+    """Mode coverage of `samples` (n, d) for a mixture with centres `means` (K, d), component std `std`.
+    High quality: within `n_std`·std of the nearest centre. A mode is hit when it gets at least
+    `min_fraction`·n/K high-quality samples. Returns modes_hit, high_quality_fraction, per_mode_counts."""
     samples = torch.as_tensor(samples, dtype=torch.float32)
     means = torch.as_tensor(means, dtype=torch.float32)
     if samples.ndim != 2 or means.ndim != 2 or samples.shape[1] != means.shape[1]:
@@ -441,14 +441,15 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std:
 # %% ../nbs/10_diffusion.ipynb #74e5b52f
 def gaussian_mixture_optimal_model(schedule: NoiseSchedule, means, var: float, weights=None,
                                    prediction_type: str = 'eps') -> Callable:
-    """The exact minimiser of the simple loss for data $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, s^2 I)$ (eq. 14):
-    eq. (13) within each component, weighted by its posterior probability $r_k(x_t)$. `means` (K, d);
-    `weights` (K,) default uniform. The model takes x_t of shape (N, d)."""
+    """The exact minimiser of the simple loss for data $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, s^2 I)$
+    (eq. 14): eq. (13) within each component, weighted by its posterior probability $r_k(x_t)$.
+    `means` (K, d); `weights` (K,) default uniform. The model takes x_t of shape (N, d)."""
     if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
     means = torch.as_tensor(means, dtype=torch.float64)
     if means.ndim != 2: raise ValueError(f'means must have shape (K, d), got {tuple(means.shape)}')
     K = len(means)
-    w = torch.full((K,), 1 / K, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    w = (torch.full((K,), 1 / K, dtype=torch.float64) if weights is None
+         else torch.as_tensor(weights, dtype=torch.float64))
     if w.shape != (K,) or (w < 0).any() or abs(w.sum().item() - 1) > 1e-6:
         raise ValueError('weights must be K non-negative numbers summing to 1')
     def model(x_t, t, **_):
@@ -456,8 +457,8 @@ def gaussian_mixture_optimal_model(schedule: NoiseSchedule, means, var: float, w
             raise ValueError(f'x_t must have shape (N, {means.shape[1]}), got {tuple(x_t.shape)}')
         ab = schedule.at(schedule.alpha_bar, t, x_t)                     # (N, 1)
         V = ab * var + 1 - ab
-        diff = x_t[:, None, :] - ab.sqrt()[:, :, None] * means.to(x_t)[None]   # (N, K, d): x_t - sqrt(ab) mu_k
-        r = torch.softmax(w.to(x_t).log() - (diff ** 2).sum(-1) / (2 * V), 1)  # (N, K) responsibilities r_k
+        diff = x_t[:, None, :] - ab.sqrt()[:, :, None] * means.to(x_t)[None]   # x_t - sqrt(ab) mu_k
+        r = torch.softmax(w.to(x_t).log() - (diff ** 2).sum(-1) / (2 * V), 1)  # responsibilities r_k
         eps = (1 - ab).sqrt() * (r[..., None] * diff).sum(1) / V        # (14)
         if prediction_type == 'eps': return eps
         x0 = schedule.predict_x0(x_t, t, eps, 'eps')                     # E[x0|x_t], by (6)
