@@ -117,7 +117,8 @@ def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batc
               generator: torch.Generator | None = None, callback=None, every: int = 100,
               betas: tuple = (0.5, 0.999), d_loss_fn=None, g_loss_fn=None, desc: str = 'GAN',
               g_steps: int = 1) -> dict:
-    """Alternate one D step and `g_steps` G steps (default 1), `n_steps` times; `sample_real(n, generator)` draws data.
+    """Alternate one D step and `g_steps` G steps (default 1), `n_steps` times.
+    `sample_real(n, generator)` draws real data.
     `d_loss_fn(real_logits, fake_logits)` / `g_loss_fn(fake_logits)` override the default losses (e.g. hinge).
     Returns the history: per step 'd_loss', 'g_loss', 'd_real' and 'd_fake' (mean logits of the batch)."""
     if g_steps < 1: raise ValueError(f'g_steps must be >= 1, got {g_steps}')
@@ -139,7 +140,7 @@ def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batc
         fake_logits = D(fake)                                                # D just changed: fresh logits
         g_loss = g_loss_fn(fake_logits)
         opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
-        for _ in range(g_steps - 1):                                         # extra G steps on fresh noise
+        for _ in range(g_steps - 1):                                # extra G steps on fresh noise
             fake_logits = D(G(torch.randn(batch_size, z_dim, generator=generator).to(dev)))
             g_loss = g_loss_fn(fake_logits)
             opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
