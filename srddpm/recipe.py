@@ -415,7 +415,7 @@ def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bo
     """The methods of the comparison, each a function LR (1, 3, h, w) in [-1, 1] -> SR in [-1, 1]: bicubic; the
     regression (the frozen encoder); SRDDPM sampled with DDIM for each number of `steps`, one sample; with DDPM over
     all T steps if `ddpm`; the mean of `n_average` DDIM samples if more than one; SRDDPM+GAN (`gan_model`, stage 2's
-    model) with the first of `steps`. `project` back-projection iterations follow every learned method (+BPn in
+    model); these two with the command line's `UPSCALE_STEPS` when among `steps`, else the first of `steps`. `project` back-projection iterations follow every learned method (+BPn in
     the name); tiles as the command line's (`tile`, `UPSCALE_OVERLAP`); every sample is seeded with `seed`."""
     gen = lambda: torch.Generator().manual_seed(seed)
     bp = f'+BP{project}' if project else ''
@@ -425,7 +425,8 @@ def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bo
                f'regression{bp}': lambda lr: upscale(lr, 'regression', model, **kw)}
     for n in steps: methods[f'SRDDPM DDIM-{n}{bp}'] = sr(model, n_steps=n)
     if ddpm: methods[f'SRDDPM DDPM-{model.config.T}{bp}'] = sr(model, sampler='ddpm')
-    if n_average > 1: methods[f'SRDDPM DDIM-{steps[0]} mean of {n_average}{bp}'] = sr(model, n_steps=steps[0],
-                                                                                      n_average=n_average)
-    if gan_model is not None: methods[f'SRDDPM+GAN DDIM-{steps[0]}{bp}'] = sr(gan_model, n_steps=steps[0])
+    main = UPSCALE_STEPS if UPSCALE_STEPS in steps else steps[0]
+    if n_average > 1:
+        methods[f'SRDDPM DDIM-{main} mean of {n_average}{bp}'] = sr(model, n_steps=main, n_average=n_average)
+    if gan_model is not None: methods[f'SRDDPM+GAN DDIM-{main}{bp}'] = sr(gan_model, n_steps=main)
     return methods
