@@ -126,7 +126,8 @@ def cmd_upscale(args) -> int:
                              project=args.project, generator=g, show_progress=not args.quiet)
         except Exception as e:
             if not is_out_of_memory(e): raise
-            del e
+            sr = None       # leave the except block first: its traceback holds the failed tile's tensors
+        if sr is None:
             fits = tile_that_fits(args.method, model, args.scale, args.tile)
             hint = (f'--tile {fits} fits: rerun with it' if fits else
                     'no tile fits: free some memory, or use --method bicubic')

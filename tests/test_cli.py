@@ -163,7 +163,9 @@ def test_out_of_memory_names_a_tile_that_fits(files):
     err = r.stderr.strip()
     assert err.startswith('srddpm: error:') and '\n' not in err and 'out of memory' in err, err
     import re
-    tile = int(re.search(r'--tile (\d+) fits', err).group(1))
+    m = re.search(r'--tile (\d+) fits', err)
+    assert m, err
+    tile = int(m.group(1))
     assert tile < 200
     r2 = subprocess.run([sys.executable, '-c', _OOM, '600', *argv[:-3], '--tile', str(tile), '-q'],
                         capture_output=True, text=True, timeout=600)

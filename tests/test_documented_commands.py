@@ -106,21 +106,26 @@ def test_runs_to_the_end(command, workdir):
     recipe = json.loads((out / 'recipe.json').read_text())
     world = int(words[words.index('--nproc_per_node') + 1]) if 'torchrun' in words else 1
     batch = recipe['data']['batch_size']
-    assert recipe['world_size'] == world and recipe['global_batch'] == {'encoder': world * batch, 'diffusion': world * batch}
-    for stage in ('stage0_encoder', 'stage1_diffusion'):
-        done = json.loads((out / stage / 'done.json').read_text())
+    stages = list(recipe['global_batch'])          # the stages with steps at this profile, in order
+    assert stages[:2] == ['encoder', 'diffusion'] and set(stages) <= {'encoder', 'diffusion', 'adversarial'}
+    assert recipe['world_size'] == world and recipe['global_batch'] == {s: world * batch for s in stages}
+    fingerprints = {}
+    for k, stage in enumerate(stages):
+        done = json.loads((out / f'stage{k}_{stage}' / 'done.json').read_text())
         assert done['world_size'] == world and done['global_batch'] == world * batch
         ranks = done['ranks']
         assert [r['rank'] for r in ranks] == list(range(world))
         assert len({r['weights'] for r in ranks}) == 1 and len({r['ema'] for r in ranks}) == 1, 'one model on all ranks'
         assert len({r['first_batch'] for r in ranks}) == world, 'each rank reads its own shard'
-    assert sum(f'global batch {world * batch} ' in l for l in lines) == 2, 'each stage reports its global batch'
+        fingerprints[stage] = ranks[0]
+    assert sum(f'global batch {world * batch} ' in l for l in lines) == len(stages), 'each stage reports its global batch'
     from srddpm.recipe import load_srddpm
     from srddpm.training import read_checkpoint, state_digest
-    model = load_srddpm(out / 'final')
     ck = read_checkpoint(out / 'stage1_diffusion', load_state=False)
-    assert ck['meta']['world_size'] == world and state_digest(ck['model']) == ranks[0]['weights']
-    assert state_digest(model.state_dict()) == ranks[0]['ema'], 'the final model is the EMA every rank agreed on'
+    assert ck['meta']['world_size'] == world and state_digest(ck['model']) == fingerprints['diffusion']['weights']
+    # the diffusion stage's EMA, every rank's, is the model the later stage starts from (or the final one)
+    stage1 = load_srddpm(out / ('stage1_model' if 'adversarial' in stages else 'final'))
+    assert state_digest(stage1.state_dict()) == fingerprints['diffusion']['ema'], 'the EMA every rank agreed on'
 
 
 @pytest.mark.parametrize('command', sorted(SET_UP_ONLY, key=lambda c: ('--resume' in c, c)))
