@@ -17,42 +17,55 @@ __all__ = ['timestep_embedding', 'TimeEmbedding', 'norm_groups', 'zero_module', 
 
 # %% ../nbs/11_unet.ipynb #c47856cb
 def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    "Sinusoidal embedding (eq. 1) of the steps `t` (a scalar or shape (N,)) -> float32 (N, `dim`); `dim` even."
-    if dim < 2 or dim % 2: raise ValueError(f'the embedding dimension must be even and >= 2, got {dim}')
+    """Sinusoidal embedding (eq. 1) of the steps `t` (a scalar or shape (N,)) -> float32
+    (N, `dim`). `dim` must be even and >= 2, `t` at most 1-D (ValueError otherwise)."""
+    if dim < 2 or dim % 2:
+        raise ValueError(f'the embedding dimension must be even and >= 2, got {dim}')
     t = torch.as_tensor(t)
     if t.ndim == 0: t = t[None]
-    if t.ndim != 1: raise ValueError(f't must be a scalar or a 1-D tensor of steps, got shape {tuple(t.shape)}')
+    if t.ndim != 1:
+        raise ValueError(f't must be a scalar or a 1-D tensor of steps, got shape {tuple(t.shape)}')
     half = dim // 2
-    omega = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float64, device=t.device) / half)  # omega_k = P^(-k/(d/2))
+    k = torch.arange(half, dtype=torch.float64, device=t.device)
+    omega = torch.exp(-math.log(max_period) * k / half)             # omega_k = P^(-k/(d/2))
     angle = t.to(torch.float64)[:, None] * omega[None]
     return torch.cat([angle.sin(), angle.cos()], dim=1).float()
 
 # %% ../nbs/11_unet.ipynb #4ff273a6
 class TimeEmbedding(nn.Module):
-    "Steps (N,) -> (N, `emb_dim`): the sinusoidal features of width `base_dim` (eq. 1), then Linear-SiLU-Linear."
+    """Steps (N,) -> (N, `emb_dim`): the sinusoidal features of width `base_dim` (eq. 1), then
+    Linear-SiLU-Linear."""
     def __init__(self, base_dim: int, emb_dim: int, max_period: float = 10_000.0):
         super().__init__()
         self.base_dim, self.max_period = base_dim, max_period
-        self.mlp = nn.Sequential(nn.Linear(base_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-    def forward(self, t): return self.mlp(timestep_embedding(t, self.base_dim, self.max_period).to(self.mlp[0].weight))
+        self.mlp = nn.Sequential(nn.Linear(base_dim, emb_dim), nn.SiLU(),
+                                 nn.Linear(emb_dim, emb_dim))
+    def forward(self, t):
+        e = timestep_embedding(t, self.base_dim, self.max_period)
+        return self.mlp(e.to(self.mlp[0].weight))
 
 # %% ../nbs/11_unet.ipynb #5d4b1324
 def norm_groups(ch: int, max_groups: int = 32) -> int:
-    "The number of GroupNorm groups for `ch` channels: the largest divisor of `ch` not above min(`max_groups`, ch/4)."
+    """The number of GroupNorm groups for `ch` channels: the largest divisor of `ch` not above
+    min(`max_groups`, ch/4)."""
     g = max(1, min(max_groups, ch // 4))
     while ch % g: g -= 1
     return g
 
 def zero_module(m: nn.Module) -> nn.Module:
-    "Set every parameter of `m` to zero (a residual branch ending in `m` then starts as nothing); return `m`."
+    """Set every parameter of `m` to zero (a residual branch ending in `m` then starts as
+    nothing); return `m`."""
     for p in m.parameters(): nn.init.zeros_(p)
     return m
 
 class ResBlock(nn.Module):
-    """Residual block (eq. 4): GN-SiLU-conv, time conditioning (add or scale/shift), GN-SiLU-dropout-conv, plus a skip.
-    `norm=False` leaves out both GroupNorms: every output pixel then depends only on nearby input pixels."""
-    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, dropout: float = 0.0, scale_shift: bool = True,
-                 norm: bool = True):
+    """Residual block (eq. 4): GN-SiLU-conv, time conditioning (add or scale/shift),
+    GN-SiLU-dropout-conv, plus a skip. `forward(x, temb)`: x (N, `in_ch`, H, W), temb
+    (N, `temb_dim`) -> (N, `out_ch`, H, W).
+    `norm=False` leaves out both GroupNorms: every output pixel then depends only on nearby
+    input pixels."""
+    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, dropout: float = 0.0,
+                 scale_shift: bool = True, norm: bool = True):
         super().__init__()
         self.in_ch, self.out_ch, self.scale_shift = in_ch, out_ch, scale_shift
         self.norm1 = nn.GroupNorm(norm_groups(in_ch), in_ch) if norm else nn.Identity()
@@ -65,37 +78,40 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        e = self.temb(F.silu(temb))[:, :, None, None]              # one value per (sample, channel)
+        e = self.temb(F.silu(temb))[:, :, None, None]     # one value per (sample, channel)
         if self.scale_shift:
             gamma, beta = e.chunk(2, dim=1)
-            h = self.norm2(h) * (1 + gamma) + beta                 # eq. (4b)
+            h = self.norm2(h) * (1 + gamma) + beta         # eq. (4b)
         else:
-            h = self.norm2(h + e)                                  # eq. (4a)
+            h = self.norm2(h + e)                          # eq. (4a)
         h = self.conv2(self.dropout(F.silu(h)))
         return self.skip(x) + h
 
 # %% ../nbs/11_unet.ipynb #db27b5e1
 class AttentionBlock(nn.Module):
-    "Multi-head self-attention (eq. 5) over the H·W positions of a feature map, with a residual connection."
+    """Multi-head self-attention (eq. 5) over the H·W positions of a feature map, with a residual
+    connection: (N, `ch`, H, W) -> same shape. `ch` must split into `num_heads` (ValueError)."""
     def __init__(self, ch: int, num_heads: int = 1):
         super().__init__()
         if ch % num_heads: raise ValueError(f'{ch} channels do not split into {num_heads} heads')
         self.num_heads = num_heads
         self.norm = nn.GroupNorm(norm_groups(ch), ch)
-        self.qkv = nn.Conv2d(ch, 3 * ch, 1)                        # W_Q, W_K, W_V as one 1x1 convolution
-        self.proj = zero_module(nn.Conv2d(ch, ch, 1))              # W_O
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)              # W_Q, W_K, W_V as one 1x1 convolution
+        self.proj = zero_module(nn.Conv2d(ch, ch, 1))    # W_O
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, self.num_heads, c // self.num_heads, h * w).unbind(1)
-        out = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))  # (n, heads, HW, C/heads)
+        qkv = self.qkv(self.norm(x)).reshape(n, 3, self.num_heads, c // self.num_heads, h * w)
+        q, k, v = (z.transpose(-1, -2) for z in qkv.unbind(1))     # each (n, heads, HW, C/heads)
+        out = F.scaled_dot_product_attention(q, k, v)              # (n, heads, HW, C/heads)
         return x + self.proj(out.transpose(-1, -2).reshape(n, c, h, w))
 
 # %% ../nbs/11_unet.ipynb #b65f9071
 class ResAttn(nn.Module):
-    "A `ResBlock`, followed by an `AttentionBlock` when `attn` is true: one step of the U-Net's paths."
-    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, dropout: float = 0.0, attn: bool = False,
-                 num_heads: int = 1, scale_shift: bool = True, norm: bool = True):
+    "A `ResBlock`, then an `AttentionBlock` if `attn` is true: one step of the U-Net's paths."
+    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, dropout: float = 0.0,
+                 attn: bool = False, num_heads: int = 1, scale_shift: bool = True,
+                 norm: bool = True):
         super().__init__()
         self.res = ResBlock(in_ch, out_ch, temb_dim, dropout, scale_shift, norm)
         self.attn = AttentionBlock(out_ch, num_heads) if attn else None
@@ -119,143 +135,206 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     "The number of (trainable) parameters of `model`."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+# %% ../nbs/11_unet.ipynb #50db2556
+def _check_unet_config(in_ch, out_ch, base_ch, ch_mults, num_res_blocks, attn_resolutions,
+                       cond_ch, dropout):
+    "Raise a ValueError that names the first invalid `UNet` argument."
+    if in_ch < 1 or out_ch < 1:
+        raise ValueError(f'in_ch and out_ch must be positive, got {in_ch}, {out_ch}')
+    if not ch_mults or min(ch_mults) < 1:
+        raise ValueError(f'ch_mults needs at least one positive multiplier, got {ch_mults}')
+    if base_ch < 2 or base_ch % 2:
+        raise ValueError('base_ch must be even (it is also the sinusoidal embedding width), '
+                         f'got {base_ch}')
+    if num_res_blocks < 1: raise ValueError(f'num_res_blocks must be >= 1, got {num_res_blocks}')
+    if cond_ch < 0: raise ValueError(f'cond_ch must be >= 0, got {cond_ch}')
+    if not 0 <= dropout < 1: raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
+    factors = [2 ** i for i in range(len(ch_mults))]
+    bad = [a for a in attn_resolutions if a not in factors]
+    if bad:
+        raise ValueError(f'attn_resolutions are downsampling factors, here one of {factors} '
+                         f'({len(ch_mults)} levels); got {bad}')
+
+# %% ../nbs/11_unet.ipynb #2302f3ba
+def _down_path(block, base_ch: int, ch_mults, num_res_blocks: int):
+    """The U-Net's down path: (ModuleList of `block(in_ch, out_ch, level)`s and `Downsample`s, the
+    channels of every tensor pushed on the skip stack, its output channels)."""
+    down, skip_chs, ch = nn.ModuleList(), [base_ch], base_ch     # the first skip: conv_in's output
+    for level, mult in enumerate(ch_mults):
+        for _ in range(num_res_blocks):
+            down.append(block(ch, base_ch * mult, level)); ch = base_ch * mult; skip_chs.append(ch)
+        if level < len(ch_mults) - 1:
+            down.append(Downsample(ch)); skip_chs.append(ch)
+    return down, skip_chs, ch
+
+def _up_path(block, base_ch: int, ch_mults, num_res_blocks: int, ch: int, skip_chs: list):
+    """The U-Net's up path from `ch` channels: (ModuleList of blocks and `Upsample`s, its output
+    channels). Each block takes one skip, popped from `skip_chs`, which it must use up."""
+    up = nn.ModuleList()
+    for level, mult in reversed(list(enumerate(ch_mults))):
+        for _ in range(num_res_blocks + 1):
+            up.append(block(ch + skip_chs.pop(), base_ch * mult, level)); ch = base_ch * mult
+        if level > 0: up.append(Upsample(ch))
+    assert not skip_chs, 'every skip must be used exactly once'
+    return up, ch
+
 # %% ../nbs/11_unet.ipynb #0a8e24f8
 class UNet(nn.Module):
-    """The noise-prediction U-Net: `forward(x_t, t, cond=None)` -> (N, `out_ch`, H, W) for x_t of shape (N, `in_ch`, H, W).
+    """The noise-prediction U-Net: `forward(x_t, t, cond=None)` -> (N, `out_ch`, H, W) for x_t of
+    shape (N, `in_ch`, H, W).
 
-    `ch_mults`: channel multiplier of each level (level l has `base_ch * ch_mults[l]` channels at 1/2^l of the size).
-    `num_res_blocks`: residual blocks per level on the down path (one more on the up path).
-    `attn_resolutions`: DOWNSAMPLING FACTORS 2^l of the levels with self-attention (e.g. (2,) = the level at half size),
-    not pixel sizes, so the network works for any image size. `mid_attn`: attention in the middle block.
-    `cond_ch`: channels of the conditioning tensor `cond` (N, cond_ch, H, W), concatenated with x_t; 0 = unconditional.
-    `time_emb_dim`: width of the learned time embedding (default 4 * base_ch). `scale_shift`: eq. (4b), else (4a).
-    `norm=False` drops every GroupNorm outside attention: with no attention either, each output pixel then depends
-    only on a bounded neighbourhood of the input (the receptive field), as in SR networks without normalisation.
-    Any H, W: inputs are padded (replicating the border) to a multiple of 2^(len(ch_mults)-1) and the output is cropped back.
-    `t`: LongTensor (N,) of steps (or a scalar). `config` holds the constructor arguments (JSON-able, for checkpoints)."""
-    def __init__(self, in_ch: int = 1, out_ch: int | None = None, base_ch: int = 32, ch_mults=(1, 2, 2),
-                 num_res_blocks: int = 2, attn_resolutions=(), cond_ch: int = 0, time_emb_dim: int | None = None,
-                 dropout: float = 0.0, num_heads: int = 1, mid_attn: bool = True, scale_shift: bool = True,
+    `ch_mults`: channel multiplier of each level (level l has `base_ch * ch_mults[l]` channels at
+    1/2^l of the size). `num_res_blocks`: residual blocks per level on the down path (one more on
+    the up path). `attn_resolutions`: DOWNSAMPLING FACTORS 2^l of the levels with self-attention
+    (e.g. (2,) = the level at half size), not pixel sizes, so the network works for any image
+    size. `mid_attn`: attention in the middle block.
+    `cond_ch`: channels of the conditioning tensor `cond` (N, cond_ch, H, W), concatenated with
+    x_t; 0 = unconditional. `time_emb_dim`: width of the learned time embedding (default
+    4 * base_ch). `scale_shift`: eq. (4b), else (4a).
+    `norm=False` drops every GroupNorm outside attention: with no attention either, each output
+    pixel then depends only on a bounded neighbourhood of the input (the receptive field), as in
+    SR networks without normalisation.
+    Any H, W: inputs are padded (replicating the border) to a multiple of 2^(len(ch_mults)-1) and
+    the output is cropped back. `t`: LongTensor (N,) of steps (or a scalar).
+    `config` holds the constructor arguments (JSON-able, for checkpoints).
+    Invalid arguments, and inputs of the wrong shape, raise a ValueError that names them."""
+    def __init__(self, in_ch: int = 1, out_ch: int | None = None, base_ch: int = 32,
+                 ch_mults=(1, 2, 2), num_res_blocks: int = 2, attn_resolutions=(),
+                 cond_ch: int = 0, time_emb_dim: int | None = None, dropout: float = 0.0,
+                 num_heads: int = 1, mid_attn: bool = True, scale_shift: bool = True,
                  max_period: float = 10_000.0, norm: bool = True):
         super().__init__()
         out_ch = in_ch if out_ch is None else out_ch
-        ch_mults, attn_resolutions = tuple(int(m) for m in ch_mults), tuple(int(a) for a in attn_resolutions)
-        if in_ch < 1 or out_ch < 1: raise ValueError(f'in_ch and out_ch must be positive, got {in_ch}, {out_ch}')
-        if not ch_mults or min(ch_mults) < 1: raise ValueError(f'ch_mults needs at least one positive multiplier, got {ch_mults}')
-        if base_ch < 2 or base_ch % 2: raise ValueError(f'base_ch must be even (it is also the sinusoidal embedding width), got {base_ch}')
-        if num_res_blocks < 1: raise ValueError(f'num_res_blocks must be >= 1, got {num_res_blocks}')
-        if cond_ch < 0: raise ValueError(f'cond_ch must be >= 0, got {cond_ch}')
-        if not 0 <= dropout < 1: raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
-        factors = [2 ** i for i in range(len(ch_mults))]
-        bad = [a for a in attn_resolutions if a not in factors]
-        if bad: raise ValueError(f'attn_resolutions are downsampling factors, here one of {factors} '
-                                 f'({len(ch_mults)} levels); got {bad}')
-        self.config = dict(in_ch=in_ch, out_ch=out_ch, base_ch=base_ch, ch_mults=list(ch_mults), num_res_blocks=num_res_blocks,
-                           attn_resolutions=list(attn_resolutions), cond_ch=cond_ch, time_emb_dim=time_emb_dim,
-                           dropout=dropout, num_heads=num_heads, mid_attn=mid_attn, scale_shift=scale_shift,
+        ch_mults = tuple(int(m) for m in ch_mults)
+        attn_resolutions = tuple(int(a) for a in attn_resolutions)
+        _check_unet_config(in_ch, out_ch, base_ch, ch_mults, num_res_blocks, attn_resolutions,
+                           cond_ch, dropout)
+        self.config = dict(in_ch=in_ch, out_ch=out_ch, base_ch=base_ch, ch_mults=list(ch_mults),
+                           num_res_blocks=num_res_blocks, attn_resolutions=list(attn_resolutions),
+                           cond_ch=cond_ch, time_emb_dim=time_emb_dim, dropout=dropout,
+                           num_heads=num_heads, mid_attn=mid_attn, scale_shift=scale_shift,
                            max_period=max_period, norm=norm)
         self.in_ch, self.out_ch, self.cond_ch = in_ch, out_ch, cond_ch
-        self.multiple = 2 ** (len(ch_mults) - 1)                   # inputs are padded to a multiple of this
+        self.multiple = 2 ** (len(ch_mults) - 1)           # inputs are padded to a multiple of this
         temb_dim = time_emb_dim or 4 * base_ch
         self.time_embed = TimeEmbedding(base_ch, temb_dim, max_period)
         self.conv_in = nn.Conv2d(in_ch + cond_ch, base_ch, 3, padding=1)
-        block = lambda cin, cout, level: ResAttn(cin, cout, temb_dim, dropout, 2 ** level in attn_resolutions, num_heads,
-                                                 scale_shift, norm)
-        # down path; skip_chs records the channels of every tensor pushed on the skip stack
-        self.down, skip_chs, ch = nn.ModuleList(), [base_ch], base_ch
-        for level, mult in enumerate(ch_mults):
-            for _ in range(num_res_blocks):
-                self.down.append(block(ch, base_ch * mult, level)); ch = base_ch * mult; skip_chs.append(ch)
-            if level < len(ch_mults) - 1:
-                self.down.append(Downsample(ch)); skip_chs.append(ch)
+        def block(cin, cout, level):
+            return ResAttn(cin, cout, temb_dim, dropout, 2 ** level in attn_resolutions,
+                           num_heads, scale_shift, norm)
+        self.down, skip_chs, ch = _down_path(block, base_ch, ch_mults, num_res_blocks)
         self.mid1 = ResBlock(ch, ch, temb_dim, dropout, scale_shift, norm)
         self.mid_attn = AttentionBlock(ch, num_heads) if mid_attn else None
         self.mid2 = ResBlock(ch, ch, temb_dim, dropout, scale_shift, norm)
-        # up path: num_res_blocks + 1 blocks per level, each concatenating one skip
-        self.up = nn.ModuleList()
-        for level, mult in reversed(list(enumerate(ch_mults))):
-            for _ in range(num_res_blocks + 1):
-                self.up.append(block(ch + skip_chs.pop(), base_ch * mult, level)); ch = base_ch * mult
-            if level > 0: self.up.append(Upsample(ch))
-        assert not skip_chs, 'every skip must be used exactly once'
+        self.up, ch = _up_path(block, base_ch, ch_mults, num_res_blocks, ch, skip_chs)
         self.norm_out = nn.GroupNorm(norm_groups(ch), ch) if norm else nn.Identity()
         self.conv_out = zero_module(nn.Conv2d(ch, out_ch, 3, padding=1))
 
-    def _check_inputs(self, x_t, t, cond) -> torch.Tensor:
-        "Validate the shapes of `x_t`, `t`, `cond` with messages that name them; return t as a tensor (N,)."
-        if not torch.is_tensor(x_t) or x_t.ndim != 4 or x_t.shape[1] != self.in_ch:
-            raise ValueError(f'x_t must have shape (N, in_ch={self.in_ch}, H, W), got {tuple(getattr(x_t, "shape", ()))}')
-        n = x_t.shape[0]
-        t = torch.as_tensor(t, device=x_t.device)
-        if t.ndim == 0: t = t.expand(n)
-        if t.shape != (n,): raise ValueError(f't must be a scalar or have shape ({n},) like the batch of x_t {tuple(x_t.shape)}, got {tuple(t.shape)}')
-        if self.cond_ch == 0:
-            if cond is not None: raise ValueError(f'this UNet has cond_ch=0 but got cond of shape {tuple(cond.shape)}')
-        elif cond is None:
-            raise ValueError(f'this UNet has cond_ch={self.cond_ch}: pass cond of shape (N, {self.cond_ch}, H, W) like x_t {tuple(x_t.shape)}')
-        elif cond.ndim != 4 or cond.shape[0] != n or cond.shape[1] != self.cond_ch or cond.shape[2:] != x_t.shape[2:]:
-            raise ValueError(f'cond must have shape {(n, self.cond_ch, *x_t.shape[2:])} (same batch and spatial size as '
-                             f'x_t {tuple(x_t.shape)}, cond_ch={self.cond_ch} channels), got cond of shape {tuple(cond.shape)}')
-        return t
+# %% ../nbs/11_unet.ipynb #a759035e
+def _unet_check_inputs(self: UNet, x_t, t, cond) -> torch.Tensor:
+    "Validate the shapes of `x_t`, `t`, `cond` with messages that name them; return t as (N,)."
+    if not torch.is_tensor(x_t) or x_t.ndim != 4 or x_t.shape[1] != self.in_ch:
+        shape = tuple(getattr(x_t, 'shape', ()))
+        raise ValueError(f'x_t must have shape (N, in_ch={self.in_ch}, H, W), got {shape}')
+    n = x_t.shape[0]
+    t = torch.as_tensor(t, device=x_t.device)
+    if t.ndim == 0: t = t.expand(n)
+    if t.shape != (n,):
+        raise ValueError(f't must be a scalar or have shape ({n},) like the batch of x_t '
+                         f'{tuple(x_t.shape)}, got {tuple(t.shape)}')
+    if self.cond_ch == 0:
+        if cond is not None:
+            raise ValueError(f'this UNet has cond_ch=0 but got cond of shape {tuple(cond.shape)}')
+    elif cond is None:
+        raise ValueError(f'this UNet has cond_ch={self.cond_ch}: pass cond of shape '
+                         f'(N, {self.cond_ch}, H, W) like x_t {tuple(x_t.shape)}')
+    elif (cond.ndim != 4 or cond.shape[0] != n or cond.shape[1] != self.cond_ch
+          or cond.shape[2:] != x_t.shape[2:]):
+        raise ValueError(f'cond must have shape {(n, self.cond_ch, *x_t.shape[2:])} (same batch '
+                         f'and spatial size as x_t {tuple(x_t.shape)}, cond_ch={self.cond_ch} '
+                         f'channels), got cond of shape {tuple(cond.shape)}')
+    return t
 
-    def forward(self, x_t: torch.Tensor, t, cond: torch.Tensor | None = None) -> torch.Tensor:
-        t = self._check_inputs(x_t, t, cond)
-        height, width = x_t.shape[-2:]
-        x = x_t if cond is None else torch.cat([x_t, cond.to(x_t)], dim=1)
-        pad_h, pad_w = -height % self.multiple, -width % self.multiple
-        if pad_h or pad_w: x = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate')
-        temb = self.time_embed(t)
-        h = self.conv_in(x)
-        skips = [h]
-        for m in self.down:
-            h = m(h, temb) if isinstance(m, ResAttn) else m(h)
-            skips.append(h)
-        h = self.mid1(h, temb)
-        if self.mid_attn is not None: h = self.mid_attn(h)
-        h = self.mid2(h, temb)
-        for m in self.up:
-            h = m(torch.cat([h, skips.pop()], dim=1), temb) if isinstance(m, ResAttn) else m(h)
-        out = self.conv_out(F.silu(self.norm_out(h)))
-        return out[..., :height, :width]
+UNet._check_inputs = _unet_check_inputs
+
+# %% ../nbs/11_unet.ipynb #2cda820b
+def _unet_forward(self: UNet, x_t: torch.Tensor, t,
+                  cond: torch.Tensor | None = None) -> torch.Tensor:
+    "x_t (N, in_ch, H, W), steps t (N,), cond (N, cond_ch, H, W) or None -> (N, out_ch, H, W)."
+    t = self._check_inputs(x_t, t, cond)
+    height, width = x_t.shape[-2:]
+    x = x_t if cond is None else torch.cat([x_t, cond.to(x_t)], dim=1)
+    pad_h, pad_w = -height % self.multiple, -width % self.multiple
+    if pad_h or pad_w: x = F.pad(x, (0, pad_w, 0, pad_h), mode='replicate')
+    temb = self.time_embed(t)
+    h = self.conv_in(x)
+    skips = [h]
+    for m in self.down:
+        h = m(h, temb) if isinstance(m, ResAttn) else m(h)
+        skips.append(h)
+    h = self.mid1(h, temb)
+    if self.mid_attn is not None: h = self.mid_attn(h)
+    h = self.mid2(h, temb)
+    for m in self.up:
+        h = m(torch.cat([h, skips.pop()], dim=1), temb) if isinstance(m, ResAttn) else m(h)
+    out = self.conv_out(F.silu(self.norm_out(h)))
+    return out[..., :height, :width]
+
+UNet.forward = _unet_forward
 
 # %% ../nbs/11_unet.ipynb #32c3910b
-def nearest_neighbour_distance(samples: torch.Tensor, reference: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    "The Euclidean distance from each of `samples` (N, ...) to its nearest row of `reference` (M, ...): shape (N,)."
+def nearest_neighbour_distance(samples: torch.Tensor, reference: torch.Tensor,
+                               chunk: int = 1024) -> torch.Tensor:
+    """The Euclidean distance from each of `samples` (N, ...) to its nearest row of `reference`
+    (M, ...): shape (N,), float64. ValueError if the two differ in size per item."""
     a = samples.reshape(len(samples), -1).double()
     b = reference.reshape(len(reference), -1).double().to(a.device)
-    if a.shape[1] != b.shape[1]: raise ValueError(f'samples {tuple(samples.shape)} and reference {tuple(reference.shape)} differ in size')
-    return torch.cat([torch.cdist(a[i:i + chunk], b).min(1).values for i in range(0, len(a), chunk)])
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f'samples {tuple(samples.shape)} and reference '
+                         f'{tuple(reference.shape)} differ in size')
+    return torch.cat([torch.cdist(a[i:i + chunk], b).min(1).values
+                      for i in range(0, len(a), chunk)])
 
 @torch.no_grad()
-def compare_samplers(model, schedule: NoiseSchedule, shape, runs=(('DDPM', None), ('DDIM', 50), ('DDIM', 20)),
-                     prediction_type: str = 'eps', clip_x0: float | None = 1.0, cond: dict | None = None, seed: int = 0,
+def compare_samplers(model, schedule: NoiseSchedule, shape,
+                     runs=(('DDPM', None), ('DDIM', 50), ('DDIM', 20)),
+                     prediction_type: str = 'eps', clip_x0: float | None = 1.0,
+                     cond: dict | None = None, seed: int = 0,
                      show_progress: bool = True) -> list[dict]:
-    """Sample `shape` with each (sampler, steps) of `runs` ('DDPM' or 'DDIM', steps None = all T), from the same seed.
+    """Sample `shape` with each (sampler, steps) of `runs` ('DDPM' or 'DDIM', steps None = all T),
+    from the same seed.
 
-    Returns one dict per run: sampler, steps, seconds, seconds_per_image, ratio (seconds / the first run's), samples."""
+    Returns one dict per run: sampler, steps, seconds, seconds_per_image, ratio (seconds / the
+    first run's), samples. An unknown sampler name raises ValueError."""
     rows = []
     for name, n_steps in runs:
         if name == 'DDPM': scheduler = DDPMScheduler(schedule, prediction_type, clip_x0=clip_x0)
-        elif name == 'DDIM': scheduler = DDIMScheduler(schedule, prediction_type, eta=0.0, clip_x0=clip_x0)
+        elif name == 'DDIM':
+            scheduler = DDIMScheduler(schedule, prediction_type, eta=0.0, clip_x0=clip_x0)
         else: raise ValueError(f"a sampler is 'DDPM' or 'DDIM', got {name!r}")
         n_steps = schedule.T if n_steps is None else int(n_steps)
+        warm_cond = None if cond is None else {k: v[:2] for k, v in cond.items()}
         sample(model, (min(2, shape[0]), *shape[1:]), scheduler, n_steps=1, show_progress=False,
-               cond=None if cond is None else {k: v[:2] for k, v in cond.items()})          # warm-up, untimed
+               cond=warm_cond)                                   # warm-up, untimed
         with Timer() as timer:
-            x = sample(model, shape, scheduler, n_steps=n_steps, generator=torch.Generator().manual_seed(seed),
-                       cond=cond, show_progress=show_progress)
-        rows.append(dict(sampler=name, steps=n_steps, seconds=timer.seconds, seconds_per_image=timer.seconds / shape[0],
-                         samples=x.cpu()))
+            x = sample(model, shape, scheduler, n_steps=n_steps,
+                       generator=torch.Generator().manual_seed(seed), cond=cond,
+                       show_progress=show_progress)
+        rows.append(dict(sampler=name, steps=n_steps, seconds=timer.seconds,
+                         seconds_per_image=timer.seconds / shape[0], samples=x.cpu()))
     for r in rows: r['ratio'] = r['seconds'] / rows[0]['seconds']
     return rows
 
 def sampler_table(rows: list[dict], extra: dict[str, str] | None = None) -> str:
-    "A plain-text table of `compare_samplers` rows: sampler, steps, s/image, ratio, and any `extra` {column: row key}."
+    """A plain-text table of `compare_samplers` rows: sampler, steps, s/image, ratio, and any
+    `extra` {column: row key}."""
     extra = extra or {}
-    head = f"{'sampler':<8} {'steps':>6} {'s / image':>10} {'ratio to ' + rows[0]['sampler'] + '-' + str(rows[0]['steps']):>16}"
+    first = rows[0]['sampler'] + '-' + str(rows[0]['steps'])
+    head = f"{'sampler':<8} {'steps':>6} {'s / image':>10} {'ratio to ' + first:>16}"
     head += ''.join(f' {c:>14}' for c in extra)
     lines = [head, '-' * len(head)]
     for r in rows:
-        line = f"{r['sampler']:<8} {r['steps']:>6} {r['seconds_per_image']:>10.4f} {r['ratio']:>16.3f}"
+        line = (f"{r['sampler']:<8} {r['steps']:>6} {r['seconds_per_image']:>10.4f} "
+                f"{r['ratio']:>16.3f}")
         lines.append(line + ''.join(f' {r[k]:>14.3f}' for k in extra.values()))
     return '\n'.join(lines)
