@@ -93,7 +93,7 @@ def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int
 
 # %% ../nbs/24_inference.ipynb #1d27bdbb
 # The command line's defaults (chapter 26), chosen from the measurements of this chapter and the next
-UPSCALE_STEPS = 20        # DDIM steps
+UPSCALE_STEPS = 5         # DDIM steps
 UPSCALE_TILE = 192        # LR pixels: the largest measured tile within the memory budget (below)
 UPSCALE_OVERLAP = 16      # LR pixels shared by neighbouring tiles
 class PeakMemory:
