@@ -17,18 +17,20 @@ __all__ = ['PREDICTION_TYPES', 'NoiseSchedule', 'linear_beta_schedule', 'cosine_
 
 # %% ../nbs/10_diffusion.ipynb #c912b6aa
 class NoiseSchedule:
-    "All the per-step coefficients of a diffusion with variances `betas`; index t = 0..T-1 (t=0 is the first noising step)."
+    """All the per-step coefficients of a diffusion with variances `betas`; index t = 0..T-1 (t=0 is
+    the first noising step)."""
     def __init__(self, betas):
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten().clone()
         if betas.numel() < 1: raise ValueError('a schedule needs at least one step')
-        if not ((betas > 0) & (betas < 1)).all(): raise ValueError('every beta_t must lie in (0, 1)')
+        if not ((betas > 0) & (betas < 1)).all():
+            raise ValueError('every beta_t must lie in (0, 1)')
         self.T = betas.numel()
         self.betas = betas
         self.alphas = 1 - betas                                        # (1) alpha_t = 1 - beta_t
-        self.alpha_bar = torch.cumprod(self.alphas, 0)                 # (2) alpha_bar_t = prod_s alpha_s
+        self.alpha_bar = torch.cumprod(self.alphas, 0)                 # (2) prod_s alpha_s
         self.alpha_bar_prev = torch.cat([betas.new_ones(1), self.alpha_bar[:-1]])
-        self.beta_tilde = betas * (1 - self.alpha_bar_prev) / (1 - self.alpha_bar)  # (5) posterior variance
-        self.snr = self.alpha_bar / (1 - self.alpha_bar)               # signal-to-noise ratio of x_t
+        self.beta_tilde = betas * (1 - self.alpha_bar_prev) / (1 - self.alpha_bar)  # (5)
+        self.snr = self.alpha_bar / (1 - self.alpha_bar)               # signal-to-noise ratio
 
     @classmethod
     def make(cls, kind: str = 'linear', T: int = 1000, **kwargs) -> 'NoiseSchedule':
@@ -38,40 +40,60 @@ class NoiseSchedule:
         raise ValueError(f"unknown schedule {kind!r}; choose 'linear' or 'cosine'")
 
     def __len__(self): return self.T
-    def __repr__(self): return f'NoiseSchedule(T={self.T}, beta=[{self.betas[0]:.3g}..{self.betas[-1]:.3g}], alpha_bar_T={self.alpha_bar[-1]:.3g})'
+    def __repr__(self):
+        return (
+            f'NoiseSchedule(T={self.T}, beta=[{self.betas[0]:.3g}..{self.betas[-1]:.3g}],'
+            f' alpha_bar_T={self.alpha_bar[-1]:.3g})'
+        )
 
     def at(self, values: torch.Tensor, t, x: torch.Tensor) -> torch.Tensor:
-        "`values[t]` reshaped to (N, 1, ..., 1) (or (1, ..., 1) for an integer t) to broadcast over `x` (N, ...), in x's dtype and device."
+        """`values[t]` reshaped to (N, 1, ..., 1) (or (1, ..., 1) for an integer t) to broadcast
+        over `x` (N, ...), in x's dtype and device."""
         dtype = x.dtype if x.is_floating_point() else torch.float32
-        if isinstance(t, (int, np.integer)) or (torch.is_tensor(t) and t.ndim == 0):  # one step for the whole batch
+        # one step for the whole batch
+        if isinstance(t, (int, np.integer)) or (torch.is_tensor(t) and t.ndim == 0):
             t = int(t)
             if not 0 <= t < self.T: raise IndexError(f't must lie in 0..{self.T - 1}, got {t}')
             return values[t].to(device=x.device, dtype=dtype).reshape([1] * x.ndim)
         t = torch.as_tensor(t, dtype=torch.long).cpu()
         if t.ndim != 1 or t.shape[0] != x.shape[0]:
-            raise ValueError(f't must be an integer or a LongTensor[N] with N={x.shape[0]}, got shape {tuple(t.shape)}')
-        if t.numel() and (t.min() < 0 or t.max() >= self.T): raise IndexError(f't must lie in 0..{self.T - 1}')
+            raise ValueError(
+                f't must be an integer or a LongTensor[N] with N={x.shape[0]}, got shape'
+                f' {tuple(t.shape)}'
+            )
+        if t.numel() and (t.min() < 0 or t.max() >= self.T):
+            raise IndexError(f't must lie in 0..{self.T - 1}')
         return values[t].to(device=x.device, dtype=dtype).reshape(-1, *([1] * (x.ndim - 1)))
 
-    def q_step(self, x_prev: torch.Tensor, t, noise: torch.Tensor | None = None, generator=None) -> torch.Tensor:
-        "One forward step $x_t \\sim q(x_t|x_{t-1})$: $x_t = \\sqrt{1-\\beta_t}\\,x_{t-1} + \\sqrt{\\beta_t}\\,\\epsilon$ (eq. 1)."
+    def q_step(self, x_prev: torch.Tensor, t, noise: torch.Tensor | None = None,
+               generator=None) -> torch.Tensor:
+        """One forward step $x_t \\sim q(x_t|x_{t-1})$:
+        $x_t = \\sqrt{1-\\beta_t}\\,x_{t-1} + \\sqrt{\\beta_t}\\,\\epsilon$ (eq. 1)."""
         if noise is None: noise = _randn(x_prev.shape, generator, x_prev.device, x_prev.dtype)
-        return self.at(self.alphas, t, x_prev).sqrt() * x_prev + self.at(self.betas, t, x_prev).sqrt() * noise
+        return (
+            self.at(self.alphas, t, x_prev).sqrt() * x_prev
+            + self.at(self.betas, t, x_prev).sqrt() * noise
+        )
 
-    def q_sample(self, x0: torch.Tensor, t, noise: torch.Tensor | None = None, generator=None) -> torch.Tensor:
-        "Sample $x_t \\sim q(x_t|x_0)$ in one go: $x_t = \\sqrt{\\bar\\alpha_t}x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$ (eq. 3)."
+    def q_sample(self, x0: torch.Tensor, t, noise: torch.Tensor | None = None,
+                 generator=None) -> torch.Tensor:
+        """Sample $x_t \\sim q(x_t|x_0)$ in one go:
+        $x_t = \\sqrt{\\bar\\alpha_t}x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon$ (eq. 3)."""
         if noise is None: noise = _randn(x0.shape, generator, x0.device, x0.dtype)
         ab = self.at(self.alpha_bar, t, x0)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 def _randn(shape, generator, device, dtype=torch.float32) -> torch.Tensor:
-    "Standard normal noise drawn with `generator` (on the generator's device), then moved to `device`."
+    """Standard normal noise drawn with `generator` (on the generator's device), then moved to
+    `device`."""
     gdev = generator.device if generator is not None else device
     return torch.randn(tuple(shape), generator=generator, device=gdev, dtype=dtype).to(device)
 
 # %% ../nbs/10_diffusion.ipynb #da65c2e8
-def linear_beta_schedule(T: int, beta_start: float | None = None, beta_end: float | None = None) -> torch.Tensor:
-    "Ho et al.'s linear $\\beta_t$ (float64, length `T`); the default ends 1e-4 -> 0.02 are for T=1000 and scaled by 1000/T otherwise."
+def linear_beta_schedule(T: int, beta_start: float | None = None,
+                         beta_end: float | None = None) -> torch.Tensor:
+    """Ho et al.'s linear $\\beta_t$ (float64, length `T`); the default ends 1e-4 -> 0.02 are for
+    T=1000 and scaled by 1000/T otherwise."""
     T = int(T)
     if T < 1: raise ValueError(f'T must be a positive number of steps, got {T}')
     scale = 1000 / T  # Nichol & Dhariwal's rescaling: any T ends near pure noise
@@ -82,7 +104,8 @@ def linear_beta_schedule(T: int, beta_start: float | None = None, beta_end: floa
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
 
 def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    "Nichol & Dhariwal's cosine schedule: $\\bar\\alpha(t) = f(t)/f(0)$, $f(t)=\\cos^2(\\frac{t/T+s}{1+s}\\frac{\\pi}{2})$; betas clipped at `max_beta`."
+    """Nichol & Dhariwal's cosine schedule: $\\bar\\alpha(t) = f(t)/f(0)$,
+    $f(t)=\\cos^2(\\frac{t/T+s}{1+s}\\frac{\\pi}{2})$; betas clipped at `max_beta`."""
     T = int(T)
     if T < 1: raise ValueError(f'T must be a positive number of steps, got {T}')
     if not 0 < max_beta < 1: raise ValueError(f'max_beta must lie in (0, 1), got {max_beta}')
@@ -93,16 +116,19 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> t
 
 # %% ../nbs/10_diffusion.ipynb #4a953c7e
 def _posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
-    "Mean $\\tilde\\mu_t$ and variance $\\tilde\\beta_t$ of $q(x_{t-1}|x_t, x_0)$ (eqs. 4, 5); the variance broadcasts as (N, 1, ..., 1)."
+    """Mean $\\tilde\\mu_t$ and variance $\\tilde\\beta_t$ of $q(x_{t-1}|x_t, x_0)$ (eqs. 4, 5); the
+    variance broadcasts as (N, 1, ..., 1)."""
     ab, ab_prev = self.at(self.alpha_bar, t, x_t), self.at(self.alpha_bar_prev, t, x_t)
     beta, alpha = self.at(self.betas, t, x_t), self.at(self.alphas, t, x_t)
-    mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + alpha.sqrt() * (1 - ab_prev) / (1 - ab) * x_t   # (4)
-    return mean, self.at(self.beta_tilde, t, x_t)                                                 # (5)
+    mean = (ab_prev.sqrt() * beta / (1 - ab) * x0                                  # (4)
+            + alpha.sqrt() * (1 - ab_prev) / (1 - ab) * x_t)
+    return mean, self.at(self.beta_tilde, t, x_t)                                  # (5)
 NoiseSchedule.posterior = _posterior
 
 # %% ../nbs/10_diffusion.ipynb #5f8519de
 def gaussian_kl(mean1, var1, mean2, var2) -> torch.Tensor:
-    "Elementwise $\\mathrm{KL}(\\mathcal N(m_1, v_1)\\,\\|\\,\\mathcal N(m_2, v_2))$ in nats (eq. 8)."
+    """Elementwise $\\mathrm{KL}(\\mathcal N(m_1, v_1)\\,\\|\\,\\mathcal N(m_2, v_2))$ in nats
+    (eq. 8)."""
     mean1, var1, mean2, var2 = (a if torch.is_tensor(a) else torch.as_tensor(a, dtype=torch.float64)
                                 for a in (mean1, var1, mean2, var2))
     return 0.5 * (torch.log(var2 / var1) + (var1 + (mean1 - mean2) ** 2) / var2 - 1)
@@ -128,7 +154,8 @@ def _predict_eps(self, x_t, t, model_output, prediction_type: str = 'eps') -> to
     raise ValueError(_bad_prediction_type(prediction_type))
 
 def _v_target(self, x0, noise, t) -> torch.Tensor:
-    "Salimans & Ho's velocity $v = \\sqrt{\\bar\\alpha_t}\\,\\epsilon - \\sqrt{1-\\bar\\alpha_t}\\,x_0$."
+    """Salimans & Ho's velocity
+    $v = \\sqrt{\\bar\\alpha_t}\\,\\epsilon - \\sqrt{1-\\bar\\alpha_t}\\,x_0$."""
     ab = self.at(self.alpha_bar, t, x0)
     return ab.sqrt() * noise - (1 - ab).sqrt() * x0
 
@@ -145,9 +172,12 @@ NoiseSchedule.v_target, NoiseSchedule.target = _v_target, _target
 # %% ../nbs/10_diffusion.ipynb #340f7ba8
 def diffusion_loss(model, x0: torch.Tensor, schedule: NoiseSchedule, prediction_type: str = 'eps',
                    loss_type: str = 'mse', generator=None, **cond) -> torch.Tensor:
-    "The simple loss (eq. 10): uniform t, $x_t \\sim q(x_t|x_0)$, mean error between `model(x_t, t, **cond)` and its target."
-    if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
-    if loss_type not in ('mse', 'l1'): raise ValueError(f"loss_type must be 'mse' or 'l1', got {loss_type!r}")
+    """The simple loss (eq. 10): uniform t, $x_t \\sim q(x_t|x_0)$, mean error between
+    `model(x_t, t, **cond)` and its target."""
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(_bad_prediction_type(prediction_type))
+    if loss_type not in ('mse', 'l1'):
+        raise ValueError(f"loss_type must be 'mse' or 'l1', got {loss_type!r}")
     n = x0.shape[0]
     gdev = generator.device if generator is not None else x0.device
     t = torch.randint(0, schedule.T, (n,), generator=generator, device=gdev).to(x0.device)
@@ -156,14 +186,19 @@ def diffusion_loss(model, x0: torch.Tensor, schedule: NoiseSchedule, prediction_
     out = model(x_t, t, **cond)
     target = schedule.target(x0, noise, t, prediction_type)
     if out.shape != target.shape:
-        raise ValueError(f'the model output has shape {tuple(out.shape)}, its target {tuple(target.shape)}')
+        raise ValueError(
+            f'the model output has shape {tuple(out.shape)}, its target {tuple(target.shape)}'
+        )
     return F.mse_loss(out, target) if loss_type == 'mse' else F.l1_loss(out, target)
 
 # %% ../nbs/10_diffusion.ipynb #a5c0aa20
-def gaussian_optimal_model(schedule: NoiseSchedule, mean, var, prediction_type: str = 'eps') -> Callable:
-    """The exact minimiser of the simple loss for data $x_0 \\sim \\mathcal N(\\mu, s^2)$ per coordinate (eq. 13):
-    $\\mathbb E[\\epsilon|x_t] = \\sqrt{1-\\bar\\alpha_t}(x_t-\\sqrt{\\bar\\alpha_t}\\mu)/(\\bar\\alpha_t s^2+1-\\bar\\alpha_t)$."""
-    if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
+def gaussian_optimal_model(schedule: NoiseSchedule, mean, var,
+                           prediction_type: str = 'eps') -> Callable:
+    """The exact minimiser of the simple loss for data $x_0 \\sim \\mathcal N(\\mu, s^2)$ per
+    coordinate (eq. 13): $\\mathbb E[\\epsilon|x_t] = \\sqrt{1-\\bar\\alpha_t}
+    (x_t-\\sqrt{\\bar\\alpha_t}\\mu)/(\\bar\\alpha_t s^2+1-\\bar\\alpha_t)$."""
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(_bad_prediction_type(prediction_type))
     def model(x_t, t, **_):
         ab = schedule.at(schedule.alpha_bar, t, x_t)
         mu = torch.as_tensor(mean, dtype=x_t.dtype, device=x_t.device)
@@ -176,16 +211,22 @@ def gaussian_optimal_model(schedule: NoiseSchedule, mean, var, prediction_type: 
 
 # %% ../nbs/10_diffusion.ipynb #b876cac8
 def spaced_timesteps(T: int, n: int) -> torch.Tensor:
-    "`n` distinct steps from T-1 down to 0, evenly spaced (both ends included), as a descending LongTensor."
-    if not 1 <= n <= T: raise ValueError(f'the number of sampling steps must lie in 1..{T}, got {n}')
+    """`n` distinct steps from T-1 down to 0, evenly spaced (both ends included), as a descending
+    LongTensor."""
+    if not 1 <= n <= T:
+        raise ValueError(f'the number of sampling steps must lie in 1..{T}, got {n}')
     if n == 1: return torch.tensor([T - 1])
     return torch.floor(torch.linspace(T - 1, 0, n, dtype=torch.float64) + 0.5).long()
 
 class _Scheduler:
-    "Shared machinery: timesteps, the step before `t`, and the model output turned into $\\hat x_0, \\hat\\epsilon$."
-    def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps', clip_x0: float | None = None):
-        if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
-        if clip_x0 is not None and not clip_x0 > 0: raise ValueError(f'clip_x0 must be positive or None, got {clip_x0}')
+    """Shared machinery: timesteps, the step before `t`, and the model output turned into
+    $\\hat x_0, \\hat\\epsilon$."""
+    def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps',
+                 clip_x0: float | None = None):
+        if prediction_type not in PREDICTION_TYPES:
+            raise ValueError(_bad_prediction_type(prediction_type))
+        if clip_x0 is not None and not clip_x0 > 0:
+            raise ValueError(f'clip_x0 must be positive or None, got {clip_x0}')
         self.schedule, self.prediction_type, self.clip_x0 = schedule, prediction_type, clip_x0
         self.set_timesteps(schedule.T)
 
@@ -201,14 +242,21 @@ class _Scheduler:
     def num_inference_steps(self) -> int: return len(self.timesteps)
 
     def _alpha_bars(self, t: int) -> tuple[float, float]:
-        "$\\bar\\alpha$ at step t and at the step the scheduler goes to next (1 after the last step)."
+        """$\\bar\\alpha$ at step t and at the step the scheduler goes to next (1 after the last
+        step)."""
         t = int(t)
-        if t not in self._prev: raise ValueError(f"step {t} is not one of this scheduler's timesteps (call set_timesteps)")
+        if t not in self._prev:
+            raise ValueError(
+                f"step {t} is not one of this scheduler's timesteps (call set_timesteps)"
+            )
         tp = self._prev[t]
-        return float(self.schedule.alpha_bar[t]), (float(self.schedule.alpha_bar[tp]) if tp >= 0 else 1.0)
+        return float(self.schedule.alpha_bar[t]), (
+            float(self.schedule.alpha_bar[tp]) if tp >= 0 else 1.0
+        )
 
     def _x0_eps(self, model_output, t: int, sample):
-        "$\\hat x_0$ (clipped to ±`clip_x0` if set) and the $\\hat\\epsilon$ consistent with it (eq. 6)."
+        """$\\hat x_0$ (clipped to ±`clip_x0` if set) and the $\\hat\\epsilon$ consistent with it
+        (eq. 6)."""
         s = self.schedule
         x0 = s.predict_x0(sample, int(t), model_output, self.prediction_type)
         if self.clip_x0 is not None:
@@ -218,47 +266,61 @@ class _Scheduler:
 
 # %% ../nbs/10_diffusion.ipynb #4de63327
 class DDPMScheduler(_Scheduler):
-    """Ancestral sampling (eq. 11) with reverse variance $\\beta_t$ (`variance='beta'`) or $\\tilde\\beta_t$ ('beta_tilde').
+    """Ancestral sampling (eq. 11) with reverse variance $\\beta_t$ (`variance='beta'`) or
+    $\\tilde\\beta_t$ ('beta_tilde').
 
-    `set_timesteps(n)`: n = T (the default) is Ho et al.'s sampler; n < T runs on an evenly spaced subsequence
-    with the respaced betas $1-\\bar\\alpha_t/\\bar\\alpha_s$ (Nichol & Dhariwal): valid, but a coarser chain."""
-    def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps', variance: str = 'beta_tilde',
-                 clip_x0: float | None = None):
-        if variance not in ('beta', 'beta_tilde'): raise ValueError(f"variance must be 'beta' or 'beta_tilde', got {variance!r}")
+    `set_timesteps(n)`: n = T (the default) is Ho et al.'s sampler; n < T runs on an evenly spaced
+    subsequence with the respaced betas $1-\\bar\\alpha_t/\\bar\\alpha_s$ (Nichol & Dhariwal):
+    valid, but a coarser chain."""
+    def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps',
+                 variance: str = 'beta_tilde', clip_x0: float | None = None):
+        if variance not in ('beta', 'beta_tilde'):
+            raise ValueError(f"variance must be 'beta' or 'beta_tilde', got {variance!r}")
         self.variance = variance
         super().__init__(schedule, prediction_type, clip_x0)
 
-    def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor, generator=None) -> torch.Tensor:
-        "One reverse step from `sample` $= x_t$ to the previous timestep; the last step returns the mean, without noise."
+    def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
+             generator=None) -> torch.Tensor:
+        """One reverse step from `sample` $= x_t$ to the previous timestep; the last step returns
+        the mean, without noise."""
         ab, ab_prev = self._alpha_bars(t)
         beta = 1 - ab / ab_prev                   # = beta_t when no step is skipped
         x0, _ = self._x0_eps(model_output, t, sample)
-        mean = (math.sqrt(ab_prev) * beta / (1 - ab)) * x0 + (math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)) * sample  # (4)
+        c_x0 = math.sqrt(ab_prev) * beta / (1 - ab)              # (4): the posterior mean is
+        c_xt = math.sqrt(1 - beta) * (1 - ab_prev) / (1 - ab)    # c_x0 x0_hat + c_xt x_t
+        mean = c_x0 * x0 + c_xt * sample
         if self._prev[int(t)] < 0: return mean
-        var = beta if self.variance == 'beta' else beta * (1 - ab_prev) / (1 - ab)                                     # (11)
+        var = beta if self.variance == 'beta' else beta * (1 - ab_prev) / (1 - ab)  # (11)
         return mean + math.sqrt(var) * _randn(sample.shape, generator, sample.device, sample.dtype)
 
 class DDIMScheduler(_Scheduler):
-    "Song et al.'s DDIM step (eq. 12): `eta`=0 deterministic, `eta`=1 the DDPM posterior variance; any number of steps."
+    """Song et al.'s DDIM step (eq. 12): `eta`=0 deterministic, `eta`=1 the DDPM posterior variance;
+    any number of steps."""
     def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps', eta: float = 0.0,
                  clip_x0: float | None = None):
         if not 0 <= eta <= 1: raise ValueError(f'eta must lie in [0, 1], got {eta}')
         self.eta = float(eta)
         super().__init__(schedule, prediction_type, clip_x0)
 
-    def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor, generator=None) -> torch.Tensor:
-        "$x_s = \\sqrt{\\bar\\alpha_s}\\hat x_0 + \\sqrt{1-\\bar\\alpha_s-\\sigma^2}\\,\\hat\\epsilon + \\sigma z$ (eq. 12); the last step returns $\\hat x_0$."
+    def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
+             generator=None) -> torch.Tensor:
+        """$x_s = \\sqrt{\\bar\\alpha_s}\\hat x_0
+        + \\sqrt{1-\\bar\\alpha_s-\\sigma^2}\\,\\hat\\epsilon + \\sigma z$ (eq. 12); the last step
+        returns $\\hat x_0$."""
         ab, ab_prev = self._alpha_bars(t)
         x0, eps = self._x0_eps(model_output, t, sample)
         if self._prev[int(t)] < 0: return x0
-        sigma2 = self.eta ** 2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)                                        # (12)
+        sigma2 = self.eta ** 2 * (1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)  # (12)
         x_prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma2, 0.0)) * eps
-        if sigma2 > 0: x_prev = x_prev + math.sqrt(sigma2) * _randn(sample.shape, generator, sample.device, sample.dtype)
+        if sigma2 > 0:
+            noise = _randn(sample.shape, generator, sample.device, sample.dtype)
+            x_prev = x_prev + math.sqrt(sigma2) * noise
         return x_prev
 
 # %% ../nbs/10_diffusion.ipynb #39db1dea
 def _model_device(model, cond, device):
-    "The device to sample on: `device`, else the model's parameters', else the first conditioning tensor's, else CPU."
+    """The device to sample on: `device`, else the model's parameters', else the first conditioning
+    tensor's, else CPU."""
     if device is not None: return torch.device(device)
     if isinstance(model, nn.Module):
         p = next(model.parameters(), None)
@@ -268,22 +330,32 @@ def _model_device(model, cond, device):
     return torch.device('cpu')
 
 @torch.no_grad()
-def sample(model, shape, scheduler, n_steps: int | None = None, generator=None, cond: dict | None = None,
-           show_progress: bool = True, return_trajectory: bool = False, device=None, x_T: torch.Tensor | None = None,
-           dtype=torch.float32):
-    """Run the reverse chain from $x_T \\sim \\mathcal N(0, I)$ (or the given `x_T`) with `scheduler`; return $x_0$.
+def sample(model, shape, scheduler, n_steps: int | None = None, generator=None,
+           cond: dict | None = None, show_progress: bool = True, return_trajectory: bool = False,
+           device=None, x_T: torch.Tensor | None = None, dtype=torch.float32):
+    """Run the reverse chain from $x_T \\sim \\mathcal N(0, I)$ (or the given `x_T`) with
+    `scheduler`; return $x_0$.
 
-    `n_steps` calls `scheduler.set_timesteps(n_steps)` first; `cond` is passed as keyword arguments to the model.
-    With `return_trajectory`, also return the list [x_T, ..., x_0] (CPU copies, one per step, x_T first)."""
+    `n_steps` calls `scheduler.set_timesteps(n_steps)` first; `cond` is passed as keyword arguments
+    to the model. With `return_trajectory`, also return the list [x_T, ..., x_0] (CPU copies, one
+    per step, x_T first)."""
     if n_steps is not None: scheduler.set_timesteps(n_steps)
     device = _model_device(model, cond, device)
     cond = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in (cond or {}).items()}
-    x = _randn(shape, generator, device, dtype) if x_T is None else x_T.to(device=device, dtype=dtype)
+    x = (
+        _randn(shape, generator, device, dtype)
+        if x_T is None
+        else x_T.to(device=device, dtype=dtype)
+    )
     training = isinstance(model, nn.Module) and model.training
     if training: model.eval()
     trajectory = [x.cpu()] if return_trajectory else None
     steps = scheduler.timesteps.tolist()
-    it = progress(steps, desc=f'{type(scheduler).__name__.replace("Scheduler", "")} sampling') if show_progress else steps
+    it = (
+        progress(steps, desc=f'{type(scheduler).__name__.replace("Scheduler", "")} sampling')
+        if show_progress
+        else steps
+    )
     try:
         for t in it:
             t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=device)
@@ -295,21 +367,28 @@ def sample(model, shape, scheduler, n_steps: int | None = None, generator=None, 
 
 # %% ../nbs/10_diffusion.ipynb #02b7c3e4
 def _time_features(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    "Sinusoids of the integer step t at geometric frequencies $\\omega_k = \\text{max\\_period}^{-k/(d/2)}$: (N, dim)."
+    """Sinusoids of the integer step t at geometric frequencies
+    $\\omega_k = \\text{max\\_period}^{-k/(d/2)}$: (N, dim)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
+    )
     angles = t.float()[:, None] * freqs[None]
     return torch.cat([angles.sin(), angles.cos()], 1)
 
 class MLPDenoiser(nn.Module):
-    "A small residual MLP $\\epsilon_\\theta(x_t, t)$ for vectors (N, dim); t enters through sinusoidal features added in every block."
-    def __init__(self, dim: int = 2, hidden: int = 128, n_blocks: int = 3, t_features: int = 32, out_dim: int | None = None):
+    """A small residual MLP $\\epsilon_\\theta(x_t, t)$ for vectors (N, dim); t enters through
+    sinusoidal features added in every block."""
+    def __init__(self, dim: int = 2, hidden: int = 128, n_blocks: int = 3, t_features: int = 32,
+                 out_dim: int | None = None):
         super().__init__()
         self.t_features = t_features
-        self.t_mlp = nn.Sequential(nn.Linear(t_features, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.t_mlp = nn.Sequential(nn.Linear(t_features, hidden), nn.SiLU(),
+                                   nn.Linear(hidden, hidden))
         self.inp = nn.Linear(dim, hidden)
-        self.blocks = nn.ModuleList([nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
-                                     for _ in range(n_blocks)])
+        self.blocks = nn.ModuleList([nn.Sequential(
+            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, hidden)) for _ in range(n_blocks)])
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, out_dim or dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
@@ -318,66 +397,126 @@ class MLPDenoiser(nn.Module):
         for block in self.blocks: h = h + block(h + e)
         return self.out(h)
 
-# %% ../nbs/10_diffusion.ipynb #acf5c2ef
+# %% ../nbs/10_diffusion.ipynb #8ed984be
 class EMA:
-    "An exponential moving average of a model's weights: `ema.update(model)` after each step; `ema.model` is the average."
-    def __init__(self, model: nn.Module, decay: float = 0.999):
+    """An exponential moving average (eq. 15) of a model's state, kept in a copy of the model,
+    `ema.model`. Call `ema.update(model)` after each optimiser step.
+
+    Floating-point tensors (weights, batch-norm statistics) are averaged, integer buffers copied.
+    The decay is `decay`, or with `warmup` min(`decay`, (1 + k) / (10 + k)) at update k (counted
+    from 0, or given as `step`). `state_dict` / `load_state_dict` save and restore the average;
+    `copy_to(model)` loads it into a model of the same shape."""
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = False):
         if not 0 <= decay < 1: raise ValueError(f'decay must lie in [0, 1), got {decay}')
-        self.decay, self.model = decay, copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay, self.warmup, self.updates = decay, warmup, 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def decay_at(self, step: int) -> float:
+        "The decay $d_k$ of update `step` (eq. 15)."
+        return min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
 
     @torch.no_grad()
-    def update(self, model: nn.Module):
-        for e, p in zip(self.model.parameters(), model.parameters()): e.lerp_(p.detach(), 1 - self.decay)
-        for e, b in zip(self.model.buffers(), model.buffers()): e.copy_(b)
+    def update(self, model: nn.Module, step: int | None = None):
+        """Move the average towards `model` (eq. 15); `step` defaults to the number of updates so
+        far."""
+        d = self.decay_at(self.updates if step is None else step)
+        shadow, done = self.shadow, set()               # a tensor shared by two names moves once
+        for k, v in model.state_dict().items():
+            s = shadow[k]
+            if s.data_ptr() in done: continue
+            done.add(s.data_ptr())
+            if s.dtype.is_floating_point: s.lerp_(v.detach().to(s.dtype), 1 - d)   # s + (1-d)(v-s)
+            else: s.copy_(v)
+        self.updates += 1
 
+    @property
+    def shadow(self) -> dict[str, torch.Tensor]:
+        "The average, tensor by tensor: the state dict of `ema.model` (the same storage)."
+        return self.model.state_dict()
+
+    def state_dict(self) -> dict[str, torch.Tensor]: return self.shadow
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]):
+        "Restore an average saved by `state_dict`."
+        shadow = self.shadow
+        for k, v in state.items(): shadow[k].copy_(v)
+
+    def copy_to(self, model: nn.Module):
+        "Load the average into `model` (same architecture)."
+        model.load_state_dict(self.shadow)
+
+# %% ../nbs/10_diffusion.ipynb #acf5c2ef
 def _batches(data, cond, batch_size, generator, device):
-    "An endless stream of (x0, cond) batches from a tensor (+ dict of per-example tensors) or a sampler callable."
+    """An endless stream of (x0, cond) batches from a tensor (+ dict of per-example tensors) or a
+    sampler callable."""
     if callable(data) and not torch.is_tensor(data):
         while True:
             out = data(batch_size, generator)
             x0, c = out if isinstance(out, tuple) else (out, {})
             c = {**(cond or {}), **(c or {})}
-            yield x0.to(device), {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in c.items()}
+            yield x0.to(device), {
+                k: v.to(device) if torch.is_tensor(v) else v for k, v in c.items()
+            }
     n = len(data)
     while True:
         perm = torch.randperm(n, generator=generator)
-        for i in range(0, n - min(batch_size, n) + 1, batch_size):     # the ragged last batch is dropped
+        # the ragged last batch is dropped
+        for i in range(0, n - min(batch_size, n) + 1, batch_size):
             idx = perm[i:i + batch_size]
-            c = {k: (v[idx].to(device) if torch.is_tensor(v) else v) for k, v in (cond or {}).items()}
+            c = {k: v[idx].to(device) if torch.is_tensor(v) else v for k, v in (cond or {}).items()}
             yield data[idx].to(device), c
 
-def train_diffusion(model: nn.Module, data, schedule: NoiseSchedule, n_steps: int, batch_size: int = 128,
-                    lr: float = 1e-3, prediction_type: str = 'eps', loss_type: str = 'mse', cond: dict | None = None,
-                    weight_decay: float = 0.0, grad_clip: float | None = 1.0, ema_decay: float | None = None,
+def _check_data(data, cond):
+    "Raise ValueError unless `data` is a sampler or a non-empty tensor with `cond` rows to match."
+    if callable(data): return
+    if not torch.is_tensor(data) or data.ndim < 2 or len(data) == 0:
+        raise ValueError('data must be a non-empty tensor (N, ...) or a callable '
+                         'sampler(batch_size, generator)')
+    for k, v in (cond or {}).items():
+        if torch.is_tensor(v) and len(v) != len(data):
+            raise ValueError(f'cond[{k!r}] has {len(v)} rows, data has {len(data)}')
+
+def _lr_schedule(lr: float, n_steps: int, warmup_steps: int, lr_decay: str) -> Callable:
+    "The learning rate of step i: linear warm-up over `warmup_steps`, then constant or cosine."
+    def lr_at(i):
+        if i < warmup_steps: return lr * (i + 1) / warmup_steps
+        if lr_decay == 'cosine':
+            angle = math.pi * (i - warmup_steps) / max(1, n_steps - warmup_steps)
+            return lr * 0.5 * (1 + math.cos(angle))
+        return lr
+    return lr_at
+
+# %% ../nbs/10_diffusion.ipynb #4017201e
+def train_diffusion(model: nn.Module, data, schedule: NoiseSchedule, n_steps: int,
+                    batch_size: int = 128, lr: float = 1e-3, prediction_type: str = 'eps',
+                    loss_type: str = 'mse', cond: dict | None = None, weight_decay: float = 0.0,
+                    grad_clip: float | None = 1.0, ema_decay: float | None = None,
                     warmup_steps: int = 0, lr_decay: str = 'constant', seed: int = 0, device=None,
                     show_progress: bool = True, desc: str = 'training',
                     callback: Callable | None = None, every: int = 100) -> dict:
-    """Train `model(x_t, t, **cond)` with the simple diffusion loss (eq. 10) by AdamW; return a history dict.
+    """Train `model(x_t, t, **cond)` with the simple diffusion loss (eq. 10) by AdamW; return a
+    history dict.
 
-    `data`: a tensor (N, ...) of examples (with `cond` a dict of tensors (N, ...) indexed alongside; other values are
-    passed as they are), or a callable `data(batch_size, generator) -> x0` or `(x0, cond_dict)`.
-    `lr_decay`: 'constant' or 'cosine' (after `warmup_steps` of linear warm-up).
+    `data`: a tensor (N, ...) of examples (with `cond` a dict of tensors (N, ...) indexed alongside;
+    other values are passed as they are), or a callable `data(batch_size, generator) -> x0` or
+    `(x0, cond_dict)`. `lr_decay`: 'constant' or 'cosine' (after `warmup_steps` of linear warm-up).
     `callback(step, model)`, if given, is called before training (step 0) and after every `every`
     steps, to record snapshots; it must not change the model.
-    History: `step`, `loss` (per step), `lr`, `seconds`, and `ema` (the EMA model if `ema_decay`, else None).
+    History: `step`, `loss` (per step), `lr`, `seconds`, and `ema` (the EMA model, an `EMA`'s
+    `model`, with decay `ema_decay` and no warm-up; None without `ema_decay`).
     The model is left in eval mode on `device` (default: where its parameters are)."""
     if int(n_steps) < 1: raise ValueError(f'n_steps must be positive, got {n_steps}')
     if batch_size < 1: raise ValueError(f'batch_size must be positive, got {batch_size}')
-    if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
-    if lr_decay not in ('constant', 'cosine'): raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {lr_decay!r}")
-    if not callable(data):
-        if not torch.is_tensor(data) or data.ndim < 2 or len(data) == 0:
-            raise ValueError('data must be a non-empty tensor (N, ...) or a callable sampler(batch_size, generator)')
-        for k, v in (cond or {}).items():
-            if torch.is_tensor(v) and len(v) != len(data): raise ValueError(f'cond[{k!r}] has {len(v)} rows, data has {len(data)}')
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(_bad_prediction_type(prediction_type))
+    if lr_decay not in ('constant', 'cosine'):
+        raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {lr_decay!r}")
+    _check_data(data, cond)
     device = _model_device(model, None, device)
     model.to(device).train()
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    def lr_at(i):
-        if i < warmup_steps: return lr * (i + 1) / warmup_steps
-        if lr_decay == 'cosine': return lr * 0.5 * (1 + math.cos(math.pi * (i - warmup_steps) / max(1, n_steps - warmup_steps)))
-        return lr
+    lr_at = _lr_schedule(lr, n_steps, warmup_steps, lr_decay)
     ema = EMA(model, ema_decay) if ema_decay else None
     hist = dict(step=[], loss=[], lr=[], seconds=0.0, ema=None)
     batches = _batches(data, cond, batch_size, g, device)
@@ -395,7 +534,8 @@ def train_diffusion(model: nn.Module, data, schedule: NoiseSchedule, n_steps: in
         opt.step()
         if ema is not None: ema.update(model)
         hist['step'].append(i); hist['loss'].append(loss.item()); hist['lr'].append(lr_at(i))
-        if show_progress and i % 50 == 0: bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.4f}", refresh=False)
+        if show_progress and i % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.4f}", refresh=False)
         if callback is not None and (i + 1) % every == 0:
             t_cb = time.perf_counter()
             callback(i + 1, model)
@@ -407,12 +547,15 @@ def train_diffusion(model: nn.Module, data, schedule: NoiseSchedule, n_steps: in
 
 # %% ../nbs/10_diffusion.ipynb #317127c6
 def energy_distance(x: torch.Tensor, y: torch.Tensor, unbiased: bool = True) -> float:
-    """Squared energy distance $2\\mathbb E\\|X-Y\\| - \\mathbb E\\|X-X'\\| - \\mathbb E\\|Y-Y'\\|$ between samples (n, ...) and (m, ...).
+    """Squared energy distance $2\\mathbb E\\|X-Y\\| - \\mathbb E\\|X-X'\\| - \\mathbb E\\|Y-Y'\\|$
+    between samples (n, ...) and (m, ...).
 
-    `unbiased` drops the zero diagonal of the within-sample terms (U-statistics), so two samples of one law give 0 on average."""
+    `unbiased` drops the zero diagonal of the within-sample terms (U-statistics), so two samples of
+    one law give 0 on average."""
     x = torch.as_tensor(x).to(torch.float64).reshape(len(x), -1)
     y = torch.as_tensor(y).to(torch.float64).reshape(len(y), -1)
-    if x.shape[1] != y.shape[1]: raise ValueError(f'samples of different dimension: {x.shape[1]} and {y.shape[1]}')
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f'samples of different dimension: {x.shape[1]} and {y.shape[1]}')
     if len(x) < 2 or len(y) < 2: raise ValueError('need at least two points in each sample')
     def within(a):
         d = torch.cdist(a, a).sum()
@@ -422,9 +565,10 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor, unbiased: bool = True) -> 
 # %% ../nbs/10_diffusion.ipynb #5d73a28b
 def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std: float = 3.0,
                   min_fraction: float = 0.2) -> dict:
-    """Mode coverage of `samples` (n, d) for a mixture with centres `means` (K, d), component std `std`.
-    High quality: within `n_std`·std of the nearest centre. A mode is hit when it gets at least
-    `min_fraction`·n/K high-quality samples. Returns modes_hit, high_quality_fraction, per_mode_counts."""
+    """Mode coverage of `samples` (n, d) for a mixture with centres `means` (K, d), component std
+    `std`. High quality: within `n_std`·std of the nearest centre. A mode is hit when it gets at
+    least `min_fraction`·n/K high-quality samples. Returns modes_hit, high_quality_fraction,
+    per_mode_counts."""
     samples = torch.as_tensor(samples, dtype=torch.float32)
     means = torch.as_tensor(means, dtype=torch.float32)
     if samples.ndim != 2 or means.ndim != 2 or samples.shape[1] != means.shape[1]:
@@ -441,10 +585,12 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std:
 # %% ../nbs/10_diffusion.ipynb #74e5b52f
 def gaussian_mixture_optimal_model(schedule: NoiseSchedule, means, var: float, weights=None,
                                    prediction_type: str = 'eps') -> Callable:
-    """The exact minimiser of the simple loss for data $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, s^2 I)$
+    """The exact minimiser of the simple loss for data
+    $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, s^2 I)$
     (eq. 14): eq. (13) within each component, weighted by its posterior probability $r_k(x_t)$.
     `means` (K, d); `weights` (K,) default uniform. The model takes x_t of shape (N, d)."""
-    if prediction_type not in PREDICTION_TYPES: raise ValueError(_bad_prediction_type(prediction_type))
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(_bad_prediction_type(prediction_type))
     means = torch.as_tensor(means, dtype=torch.float64)
     if means.ndim != 2: raise ValueError(f'means must have shape (K, d), got {tuple(means.shape)}')
     K = len(means)
@@ -458,7 +604,8 @@ def gaussian_mixture_optimal_model(schedule: NoiseSchedule, means, var: float, w
         ab = schedule.at(schedule.alpha_bar, t, x_t)                     # (N, 1)
         V = ab * var + 1 - ab
         diff = x_t[:, None, :] - ab.sqrt()[:, :, None] * means.to(x_t)[None]   # x_t - sqrt(ab) mu_k
-        r = torch.softmax(w.to(x_t).log() - (diff ** 2).sum(-1) / (2 * V), 1)  # responsibilities r_k
+        # responsibilities r_k
+        r = torch.softmax(w.to(x_t).log() - (diff ** 2).sum(-1) / (2 * V), 1)
         eps = (1 - ab).sqrt() * (r[..., None] * diff).sum(1) / V        # (14)
         if prediction_type == 'eps': return eps
         x0 = schedule.predict_x0(x_t, t, eps, 'eps')                     # E[x0|x_t], by (6)
