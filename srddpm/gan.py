@@ -12,7 +12,7 @@ from .diffusion import mode_coverage   # the diffusion chapter's count of modes
 
 # %% auto #0
 __all__ = ['MLPGenerator', 'MLPDiscriminator', 'discriminator_loss', 'fit_discriminator', 'gaussian_mixture_sampler',
-           'jensen_shannon_1d', 'generator_loss', 'sample_generator', 'train_gan']
+           'jensen_shannon_1d', 'generator_loss', 'train_gan', 'sample_generator']
 
 # %% ../nbs/13_gan.ipynb #f0b9e5ba
 def _mlp(in_dim: int, hidden: int, out_dim: int, n_layers: int, act) -> nn.Sequential:
@@ -25,7 +25,8 @@ def _mlp(in_dim: int, hidden: int, out_dim: int, n_layers: int, act) -> nn.Seque
     return nn.Sequential(*layers)
 
 class MLPGenerator(nn.Module):
-    "G: noise (n, z_dim) -> samples (n, out_dim); `n_layers` linear layers with ReLU between them."
+    """G: noise (n, z_dim) -> samples (n, out_dim); `n_layers` linear layers with ReLU between
+    them (ValueError if `n_layers` < 1)."""
     def __init__(self, z_dim: int = 2, hidden: int = 128, out_dim: int = 2, n_layers: int = 3):
         super().__init__()
         self.z_dim, self.out_dim = z_dim, out_dim
@@ -33,43 +34,56 @@ class MLPGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor: return self.net(z)
 
 class MLPDiscriminator(nn.Module):
-    "D: samples (n, in_dim) -> logits (n,), with $D(x)=\\sigma(\\text{logit})$; LeakyReLU(0.2) between layers."
+    """D: samples (n, in_dim), or (n,) when `in_dim` is 1 -> logits (n,), with
+    $D(x)=\\sigma(\\text{logit})$; LeakyReLU(0.2) between layers. ValueError on inputs with another
+    number of features."""
     def __init__(self, in_dim: int = 2, hidden: int = 128, n_layers: int = 3):
         super().__init__()
         self.in_dim = in_dim
         self.net = _mlp(in_dim, hidden, 1, n_layers, lambda: nn.LeakyReLU(0.2))
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 1: x = x[:, None]
-        if x.shape[-1] != self.in_dim: raise ValueError(f'expected inputs with {self.in_dim} features, got shape {tuple(x.shape)}')
+        if x.shape[-1] != self.in_dim:
+            raise ValueError(f'expected inputs with {self.in_dim} features, '
+                             f'got shape {tuple(x.shape)}')
         return self.net(x).squeeze(-1)
 
 # %% ../nbs/13_gan.ipynb #1f0bf138
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    "Binary cross-entropy of D (real -> 1, fake -> 0), i.e. $-V(D,G)$ of eq. (1) estimated on a batch."
+    """Binary cross-entropy of D (real -> 1, fake -> 0), i.e. $-V(D,G)$ of eq. (1) estimated on a
+    batch: logits of any shape, a scalar (the sum of the two mean cross-entropies)."""
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
-def fit_discriminator(D: nn.Module, sample_real, sample_fake, n_steps: int = 2000, batch_size: int = 512,
-                      lr: float = 1e-3, generator: torch.Generator | None = None, desc: str = 'fit D') -> list[float]:
-    "Train `D` alone against two fixed samplers (`sample_*(n, generator)`) with Adam, cosine-decayed lr; return the loss per step."
+def fit_discriminator(D: nn.Module, sample_real, sample_fake, n_steps: int = 2000,
+                      batch_size: int = 512, lr: float = 1e-3,
+                      generator: torch.Generator | None = None,
+                      desc: str = 'fit D') -> list[float]:
+    """Train `D` alone against two fixed samplers (`sample_*(n, generator)`) with Adam and a
+    cosine-decayed lr; return the loss per step."""
     opt = torch.optim.Adam(D.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps)   # decay the step size so D settles at the optimum
+    # decay the step size so D settles at the optimum
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps)
     losses = []
     for _ in progress(range(n_steps), desc=desc):
-        loss = discriminator_loss(D(sample_real(batch_size, generator)), D(sample_fake(batch_size, generator)))
+        loss = discriminator_loss(D(sample_real(batch_size, generator)),
+                                  D(sample_fake(batch_size, generator)))
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         losses.append(loss.item())
     return losses
 
 # %% ../nbs/13_gan.ipynb #0c26b91d
 def gaussian_mixture_sampler(means, stds, weights=None):
-    "A sampler `sample(n, generator=None) -> (n, d)` (or (n,) in 1-D) of the Gaussian mixture with these components."
+    """A sampler `sample(n, generator=None)` of the Gaussian mixture with K components: `means`
+    (K, d) gives samples (n, d), `means` (K,) 1-D samples (n,); `stds` (K,) or one number;
+    `weights` (K,), uniform by default (ValueError unless non-negative and summing to 1)."""
     means = torch.as_tensor(means, dtype=torch.float32)
     squeeze = means.ndim == 1
     if squeeze: means = means[:, None]
     K, d = means.shape
     stds = torch.as_tensor(stds, dtype=torch.float32).expand(K)
-    w = torch.full((K,), 1.0 / K) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    w = (torch.full((K,), 1.0 / K) if weights is None
+         else torch.as_tensor(weights, dtype=torch.float32))
     if w.shape != (K,) or (w < 0).any() or not torch.isclose(w.sum(), torch.tensor(1.0)):
         raise ValueError('weights must be K non-negative numbers summing to 1')
     def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -91,36 +105,25 @@ def jensen_shannon_1d(p, q, x: np.ndarray) -> float:
 
 # %% ../nbs/13_gan.ipynb #a9f7ef0f
 def generator_loss(fake_logits: torch.Tensor, kind: str = 'non_saturating') -> torch.Tensor:
-    "G's loss on D's logits of generated samples: 'saturating' = mean log(1-D(G(z))), 'non_saturating' = mean -log D(G(z))."
-    if kind == 'saturating': return -F.softplus(fake_logits).mean()        # log(1 - sigmoid(a)) = -softplus(a)
-    if kind == 'non_saturating': return F.softplus(-fake_logits).mean()    # -log sigmoid(a) = softplus(-a)
+    """G's loss on D's logits of generated samples (any shape; a scalar): 'saturating' = mean
+    log(1-D(G(z))), 'non_saturating' = mean -log D(G(z)); ValueError for any other `kind`."""
+    if kind == 'saturating':
+        return -F.softplus(fake_logits).mean()        # log(1 - sigmoid(a)) = -softplus(a)
+    if kind == 'non_saturating':
+        return F.softplus(-fake_logits).mean()        # -log sigmoid(a) = softplus(-a)
     raise ValueError(f"kind must be 'saturating' or 'non_saturating', got {kind!r}")
 
 # %% ../nbs/13_gan.ipynb #7250c848
-def sample_generator(G: nn.Module, n: int, z_dim: int | None = None, generator: torch.Generator | None = None,
-                     batch_size: int = 4096) -> torch.Tensor:
-    "`n` samples G(z), z ~ N(0, I), without gradients (in eval mode, restored afterwards)."
-    z_dim = z_dim or G.z_dim
-    was_training = G.training
-    G.eval()
-    dev = next(G.parameters()).device
-    out = []
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            z = torch.randn(min(batch_size, n - i), z_dim, generator=generator).to(dev)
-            out.append(G(z).cpu())
-    G.train(was_training)
-    return torch.cat(out)
-
-def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batch_size: int = 256,
-              lr: float = 2e-4, loss_kind: str = 'non_saturating', z_dim: int | None = None,
-              generator: torch.Generator | None = None, callback=None, every: int = 100,
-              betas: tuple = (0.5, 0.999), d_loss_fn=None, g_loss_fn=None, desc: str = 'GAN',
-              g_steps: int = 1) -> dict:
+def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000,
+              batch_size: int = 256, lr: float = 2e-4, loss_kind: str = 'non_saturating',
+              z_dim: int | None = None, generator: torch.Generator | None = None,
+              callback=None, every: int = 100, betas: tuple = (0.5, 0.999),
+              d_loss_fn=None, g_loss_fn=None, desc: str = 'GAN', g_steps: int = 1) -> dict:
     """Alternate one D step and `g_steps` G steps (default 1), `n_steps` times.
     `sample_real(n, generator)` draws real data.
-    `d_loss_fn(real_logits, fake_logits)` / `g_loss_fn(fake_logits)` override the default losses (e.g. hinge).
-    Returns the history: per step 'd_loss', 'g_loss', 'd_real' and 'd_fake' (mean logits of the batch)."""
+    `d_loss_fn(real_logits, fake_logits)` / `g_loss_fn(fake_logits)` override the default losses
+    (e.g. hinge). Returns the history: per step 'd_loss', 'g_loss', 'd_real' and 'd_fake' (mean
+    logits of the batch). ValueError if `g_steps` < 1."""
     if g_steps < 1: raise ValueError(f'g_steps must be >= 1, got {g_steps}')
     z_dim = z_dim or G.z_dim
     d_loss_fn = d_loss_fn or discriminator_loss
@@ -137,13 +140,33 @@ def train_gan(G: nn.Module, D: nn.Module, sample_real, n_steps: int = 2000, batc
         real_logits, fake_logits = D(real), D(fake.detach())
         d_loss = d_loss_fn(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True); d_loss.backward(); opt_d.step()
-        fake_logits = D(fake)                                                # D just changed: fresh logits
+        fake_logits = D(fake)                                     # D just changed: fresh logits
         g_loss = g_loss_fn(fake_logits)
         opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
-        for _ in range(g_steps - 1):                                # extra G steps on fresh noise
-            fake_logits = D(G(torch.randn(batch_size, z_dim, generator=generator).to(dev)))
+        for _ in range(g_steps - 1):                              # extra G steps on fresh noise
+            z = torch.randn(batch_size, z_dim, generator=generator).to(dev)
+            fake_logits = D(G(z))
             g_loss = g_loss_fn(fake_logits)
             opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
-        for k, v in zip(hist, (d_loss, g_loss, real_logits.mean(), fake_logits.mean())): hist[k].append(v.item())
+        for k, v in zip(hist, (d_loss, g_loss, real_logits.mean(), fake_logits.mean())):
+            hist[k].append(v.item())
         if callback is not None and step % every == 0: callback(step, G, D)
     return hist
+
+# %% ../nbs/13_gan.ipynb #c3a8d2f4
+def sample_generator(G: nn.Module, n: int, z_dim: int | None = None,
+                     generator: torch.Generator | None = None,
+                     batch_size: int = 4096) -> torch.Tensor:
+    """`n` samples G(z), z ~ N(0, I) of width `z_dim` (default `G.z_dim`), as a CPU tensor (n, ...),
+    without gradients (in eval mode, restored afterwards), `batch_size` at a time."""
+    z_dim = z_dim or G.z_dim
+    was_training = G.training
+    G.eval()
+    dev = next(G.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            z = torch.randn(min(batch_size, n - i), z_dim, generator=generator).to(dev)
+            out.append(G(z).cpu())
+    G.train(was_training)
+    return torch.cat(out)
