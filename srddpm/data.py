@@ -247,7 +247,8 @@ def imresize(
 
 @functools.lru_cache(maxsize=64)
 def _resize_tensor(in_len, out_len, scale, antialias, device, dtype) -> torch.Tensor:
-    "One axis' resize matrix as a tensor on `device`, made once: no host-to-device copy at every call."
+    """One axis' resize matrix as a tensor on `device`, made once: no host-to-device copy at every
+    call."""
     return torch.from_numpy(imresize_matrix(in_len, out_len, scale, antialias)).to(device, dtype)
 
 # %% ../nbs/01_data.ipynb #3f565aff
