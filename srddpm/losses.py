@@ -178,7 +178,8 @@ class VGGPerceptualLoss(nn.Module):
 
 # %% ../nbs/22_losses.ipynb #187f4162
 def discriminator_features(disc: PatchDiscriminator, x: torch.Tensor) -> list[torch.Tensor]:
-    "The activations after each LeakyReLU of a `PatchDiscriminator` (fine to coarse), for images x (N, C, H, W)."
+    """The activations after each LeakyReLU of a `PatchDiscriminator` (fine to coarse), for images
+    x (N, C, H, W)."""
     feats, h = [], x
     for m in disc.net:
         h = m(h)
@@ -186,9 +187,10 @@ def discriminator_features(disc: PatchDiscriminator, x: torch.Tensor) -> list[to
     return feats
 
 class FeatureMatchingLoss(nn.Module):
-    """Perceptual loss without pretrained weights: the mean over the discriminator's hidden layers of the L1
-    distance between the features of `sr` and of `hr` (the latter detached): feature matching (Wang et al. 2018).
-    The discriminator is referenced, not owned: its parameters stay with the discriminator's optimizer."""
+    """Perceptual loss without pretrained weights: the mean over the discriminator's hidden layers
+    of the L1 distance between the features of `sr` and of `hr` (the latter detached): feature
+    matching (Wang et al. 2018). The discriminator is referenced, not owned: its parameters stay
+    with the discriminator's optimizer."""
     available, source = True, "the discriminator's features (feature matching)"
 
     def __init__(self, disc: PatchDiscriminator):
@@ -196,19 +198,23 @@ class FeatureMatchingLoss(nn.Module):
         self._disc = (disc,)                     # a tuple: not registered as a submodule
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        # one pass for both: spectral norm updates its power iteration at every call in training mode
+        # one pass for both: spectral norm updates its power iteration at every training call
         feats = discriminator_features(self._disc[0], torch.cat([sr, hr.detach()]))
         n = sr.shape[0]
         return sum(F.l1_loss(f[:n], f[n:].detach()) for f in feats) / len(feats)
 
-def perceptual_loss(disc: PatchDiscriminator | None = None, verbose: bool = True) -> nn.Module | None:
-    """The perceptual loss of the adversarial stage: `VGGPerceptualLoss` when the VGG19 weights are on the disk,
-    else `FeatureMatchingLoss(disc)` (None without a discriminator). Prints which, in one line."""
+def perceptual_loss(disc: PatchDiscriminator | None = None,
+                    verbose: bool = True) -> nn.Module | None:
+    """The perceptual loss of the adversarial stage: `VGGPerceptualLoss` when the VGG19 weights are
+    on the disk, else `FeatureMatchingLoss(disc)` (None without a discriminator). Prints which, in
+    one line."""
     vgg = VGGPerceptualLoss(verbose=False)
     if vgg.available: loss = vgg
     elif disc is not None: loss = FeatureMatchingLoss(disc)
     else: loss = None
-    if verbose: print('perceptual loss:', 'none' if loss is None else f'{type(loss).__name__}, {loss.source}')
+    if verbose:
+        print('perceptual loss:',
+              'none' if loss is None else f'{type(loss).__name__}, {loss.source}')
     return loss
 
 # %% ../nbs/22_losses.ipynb #5701d82d
