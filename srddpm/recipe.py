@@ -14,11 +14,13 @@ from .core import *
 from .data import make_lr, bicubic_up
 from .sr_data import SRPatchDataset, sr_train_valid, valid_images
 from .architecture import SRDDPM, SRDDPMConfig
-from .losses import VGGPerceptualLoss, SRLosses, PatchDiscriminator, perceptual_loss, target_loss as _diff_loss
-from .training import TrainConfig, Trainer, CheckpointError, atomic_write_bytes, load_weights, read_log
-from .training import rank_and_world, run_on_rank0
+from .losses import VGGPerceptualLoss, SRLosses, PatchDiscriminator, perceptual_loss
+from .losses import target_loss as _diff_loss
+from .training import TrainConfig, Trainer, CheckpointError, atomic_write_bytes
+from .training import load_weights, read_log, rank_and_world, run_on_rank0
 from .metrics import evaluate_sr
-from .inference import sr_sample, upscale, texture_distance, min_tile, UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP
+from .inference import sr_sample, upscale, texture_distance, min_tile
+from .inference import UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP
 
 # %% auto #0
 __all__ = ['STAGE_NAMES', 'MODEL_FORMAT', 'DataConfig', 'AdversarialConfig', 'for_profile_value', 'RecipeConfig', 'save_srddpm',
@@ -29,7 +31,8 @@ __all__ = ['STAGE_NAMES', 'MODEL_FORMAT', 'DataConfig', 'AdversarialConfig', 'fo
 # %% ../nbs/25_srddpm.ipynb #13c67ed1
 @dataclass
 class DataConfig:
-    "Training patches: HR patch size, default batch size of the stages, patches per epoch, DIV2K folder (None = the embedded photos)."
+    """Training patches: HR patch size, default batch size of the stages, patches per epoch,
+    DIV2K folder (None = the embedded photos)."""
     patch_size: int = 64
     batch_size: int = 16
     length: int = 20_000
@@ -40,9 +43,9 @@ class DataConfig:
 class AdversarialConfig:
     "Stage 2's loss weights and discriminator size (PatchGAN, spectral norm)."
     l1_weight: float = 1.0
-    perceptual_weight: float = 1.0        # VGG19 features when on the disk, else the discriminator's (chapter 22)
+    perceptual_weight: float = 1.0   # VGG19 features when on the disk, else the discriminator's
     adv_weight: float = 5e-3
-    diffusion_weight: float = 1.0          # keep the diffusion loss so that the chain stays a diffusion model
+    diffusion_weight: float = 1.0    # keep the diffusion loss: the chain stays a diffusion model
     disc_base_ch: int = 32
     disc_layers: int = 3
 
@@ -55,7 +58,8 @@ def _stage_presets(profile: str) -> dict:
                 adversarial=dict(n_steps=20, lr=1e-4)),
         book=dict(encoder=dict(n_steps=1500, lr=1e-3), diffusion=dict(n_steps=1200, lr=5e-4),
                   adversarial=dict(n_steps=200, lr=5e-5)),
-        full=dict(encoder=dict(n_steps=100_000, lr=2e-4), diffusion=dict(n_steps=300_000, lr=2e-4), adversarial=dict(n_steps=20_000, lr=2e-5)),
+        full=dict(encoder=dict(n_steps=100_000, lr=2e-4), diffusion=dict(n_steps=300_000, lr=2e-4),
+                  adversarial=dict(n_steps=20_000, lr=2e-5)),
     )[profile]
     for name, st in p.items():
         st.setdefault('warmup_steps', min(50, st['n_steps'] // 10) if st['n_steps'] else 0)
@@ -68,28 +72,37 @@ def for_profile_value(profile: str, ci, book, full=None):
     "Like `for_profile`, for a profile given by name."
     return {'ci': ci, 'book': book, 'full': book if full is None else full}[profile]
 
+# %% ../nbs/25_srddpm.ipynb #5c9a41d7
 @dataclass
 class RecipeConfig:
-    "The whole SRDDPM training recipe: data, model, the three stages (each a TrainConfig) and stage 2's loss weights."
+    """The whole SRDDPM training recipe: data, model, the three stages (each a TrainConfig) and
+    stage 2's loss weights."""
     scale: int = 4
     data: DataConfig = field(default_factory=DataConfig)
     model: SRDDPMConfig = field(default_factory=SRDDPMConfig)
-    stages: dict = field(default_factory=dict)            # name -> TrainConfig, names in STAGE_NAMES
+    stages: dict = field(default_factory=dict)     # name -> TrainConfig, names in STAGE_NAMES
     diffusion_loss: str = 'l1'
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     profile: str | None = None
 
     def __post_init__(self):
-        if self.scale not in (2, 4, 8): raise ValueError(f'scale must be 2, 4 or 8, got {self.scale}')
-        if self.model.scale != self.scale: raise ValueError(f'model.scale={self.model.scale} differs from scale={self.scale}')
-        if self.data.patch_size % self.scale: raise ValueError(f'data.patch_size={self.data.patch_size} is not a multiple of the scale {self.scale}')
-        if self.diffusion_loss not in ('l1', 'mse'): raise ValueError(f"diffusion_loss must be 'l1' or 'mse', got {self.diffusion_loss!r}")
+        if self.scale not in (2, 4, 8):
+            raise ValueError(f'scale must be 2, 4 or 8, got {self.scale}')
+        if self.model.scale != self.scale:
+            raise ValueError(f'model.scale={self.model.scale} differs from scale={self.scale}')
+        if self.data.patch_size % self.scale:
+            raise ValueError(f'data.patch_size={self.data.patch_size} is not a multiple of '
+                             f'the scale {self.scale}')
+        if self.diffusion_loss not in ('l1', 'mse'):
+            raise ValueError(f"diffusion_loss must be 'l1' or 'mse', got {self.diffusion_loss!r}")
         unknown = set(self.stages) - set(STAGE_NAMES)
-        if unknown: raise ValueError(f'unknown stage(s) {sorted(unknown)}; the stages are {STAGE_NAMES}')
+        if unknown:
+            raise ValueError(f'unknown stage(s) {sorted(unknown)}; the stages are {STAGE_NAMES}')
         for name in STAGE_NAMES:
             st = self.stages.get(name)
             if st is None: self.stages[name] = None
-            elif not isinstance(st, TrainConfig): raise TypeError(f'stage {name!r} must be a TrainConfig or None')
+            elif not isinstance(st, TrainConfig):
+                raise TypeError(f'stage {name!r} must be a TrainConfig or None')
 
     def stage(self, name: str) -> TrainConfig | None:
         "The stage's TrainConfig, or None when it is skipped."
@@ -97,73 +110,23 @@ class RecipeConfig:
 
     @classmethod
     def for_profile(cls, profile: str | None = None, scale: int = 4) -> 'RecipeConfig':
-        "The preset of `profile` (default: the active one): model size from SRDDPMConfig.for_profile, patch and step counts."
+        """The preset of `profile` (default: the active one): model size from
+        SRDDPMConfig.for_profile, patch and step counts."""
         profile = profile or get_profile()
-        if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}; choose one of {PROFILES}')
-        data = DataConfig(**dict(ci=dict(patch_size=32, batch_size=8, length=4_000),
-                                 book=dict(patch_size=48, batch_size=16, length=40_000),
-                                 full=dict(patch_size=160, batch_size=64, length=1_000_000))[profile])
+        if profile not in PROFILES:
+            raise ValueError(f'unknown profile {profile!r}; choose one of {PROFILES}')
+        sizes = dict(ci=dict(patch_size=32, batch_size=8, length=4_000),
+                     book=dict(patch_size=48, batch_size=16, length=40_000),
+                     full=dict(patch_size=160, batch_size=64, length=1_000_000))
+        data = DataConfig(**sizes[profile])
         return cls._build(profile, scale, data, {}, {}, 'l1', {})
 
-    @classmethod
-    def _build(cls, profile, scale, data, model_over, stage_over, loss, adv_over):
-        model = SRDDPMConfig.for_profile(profile, scale=scale)
-        md = model.to_dict(); _merge(md, model_over, 'model'); model = SRDDPMConfig.from_dict(md)
-        presets = _stage_presets(profile)
-        stages = {}
-        for name in STAGE_NAMES:
-            kw = dict(presets[name], batch_size=data.batch_size, seed=data.seed + STAGE_NAMES.index(name))
-            over = stage_over.get(name, {})
-            _merge(kw, over, f'stages.{name}', allowed={f.name for f in fields(TrainConfig)})
-            if 'warmup_steps' not in over: kw['warmup_steps'] = min(kw['warmup_steps'], kw['n_steps'] // 10)
-            stages[name] = TrainConfig(**kw) if kw['n_steps'] > 0 else None
-        adv = AdversarialConfig(); ad = asdict(adv); _merge(ad, adv_over, 'adversarial'); adv = AdversarialConfig(**ad)
-        return cls(scale=scale, data=data, model=model, stages=stages, diffusion_loss=loss, adversarial=adv, profile=profile)
-
-    def to_dict(self) -> dict:
-        "Plain JSON/TOML-friendly values; a skipped stage is {'n_steps': 0}."
-        d = dict(profile=self.profile, scale=self.scale, data=asdict(self.data), model=self.model.to_dict(),
-                 diffusion_loss=self.diffusion_loss, adversarial=asdict(self.adversarial), stages={})
-        for n in STAGE_NAMES:
-            st = self.stages.get(n)
-            d['stages'][n] = json.loads(json.dumps(asdict(st), default=list)) if st is not None else dict(n_steps=0)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> 'RecipeConfig':
-        """Values of `d` override the preset of `d['profile']` (default: the active profile). Unknown keys raise a
-        ValueError naming them."""
-        d = copy.deepcopy(d)
-        top = {'profile', 'scale', 'data', 'model', 'stages', 'diffusion_loss', 'adversarial'}
-        bad = sorted(set(d) - top)
-        if bad: raise ValueError(f'unknown key(s) {bad} in the recipe; known: {sorted(top)}')
-        profile = d.get('profile') or get_profile()
-        if profile not in PROFILES: raise ValueError(f'profile must be one of {PROFILES}, got {profile!r}')
-        scale = int(d.get('scale', 4))
-        base = cls.for_profile(profile, scale)
-        data = asdict(base.data); _merge(data, d.get('data', {}), 'data'); data = DataConfig(**data)
-        stages = d.get('stages', {})
-        if not isinstance(stages, dict): raise ValueError('stages must be a table of stage tables')
-        bad = sorted(set(stages) - set(STAGE_NAMES))
-        if bad: raise ValueError(f'unknown stage(s) {bad}; the stages are {list(STAGE_NAMES)}')
-        model = d.get('model', {})
-        if 'scale' in model and int(model['scale']) != scale: raise ValueError(f'model.scale={model["scale"]} differs from scale={scale}')
-        return cls._build(profile, scale, data, {k: v for k, v in model.items() if k != 'scale'}, stages,
-                          d.get('diffusion_loss', base.diffusion_loss), d.get('adversarial', {}))
-
-    @classmethod
-    def from_file(cls, path) -> 'RecipeConfig':
-        "Read a TOML recipe (see `configs/`): an optional top-level `profile`, then tables overriding its preset."
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f'{path}: no such config file')
-        try: d = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e: raise ValueError(f'{path}: not valid TOML ({e})') from None
-        try: return cls.from_dict(d)
-        except (ValueError, TypeError) as e: raise ValueError(f'{path}: {e}') from None
-
+# %% ../nbs/25_srddpm.ipynb #ca326b81
 def _merge(base: dict, over: dict, where: str, allowed=None):
-    "Recursively override `base` with `over`, refusing keys `base` does not have (or not in `allowed`)."
-    if not isinstance(over, dict): raise ValueError(f'{where} must be a table, got {type(over).__name__}')
+    """Recursively override `base` with `over`, refusing keys `base` does not have (or not in
+    `allowed`)."""
+    if not isinstance(over, dict):
+        raise ValueError(f'{where} must be a table, got {type(over).__name__}')
     known = set(base) | set(allowed or ())
     for k, v in over.items():
         if k not in known: raise ValueError(f'unknown key {where}.{k}; known: {sorted(known)}')
@@ -171,44 +134,131 @@ def _merge(base: dict, over: dict, where: str, allowed=None):
         else: base[k] = v
     return base
 
+def _recipe_build(cls, profile, scale, data, model_over, stage_over, loss, adv_over):
+    """`RecipeConfig._build`: the preset of `profile` with `data`, and the overrides of the model,
+    the stages, the diffusion loss and stage 2."""
+    model = SRDDPMConfig.for_profile(profile, scale=scale)
+    md = model.to_dict(); _merge(md, model_over, 'model'); model = SRDDPMConfig.from_dict(md)
+    presets = _stage_presets(profile)
+    stages = {}
+    for name in STAGE_NAMES:
+        kw = dict(presets[name], batch_size=data.batch_size,
+                  seed=data.seed + STAGE_NAMES.index(name))
+        over = stage_over.get(name, {})
+        _merge(kw, over, f'stages.{name}', allowed={f.name for f in fields(TrainConfig)})
+        if 'warmup_steps' not in over:
+            kw['warmup_steps'] = min(kw['warmup_steps'], kw['n_steps'] // 10)
+        stages[name] = TrainConfig(**kw) if kw['n_steps'] > 0 else None
+    adv = AdversarialConfig(); ad = asdict(adv)
+    _merge(ad, adv_over, 'adversarial'); adv = AdversarialConfig(**ad)
+    return cls(scale=scale, data=data, model=model, stages=stages, diffusion_loss=loss,
+               adversarial=adv, profile=profile)
+
+RecipeConfig._build = classmethod(_recipe_build)
+
+# %% ../nbs/25_srddpm.ipynb #c296c62d
+def _recipe_to_dict(self) -> dict:
+    "Plain JSON/TOML-friendly values; a skipped stage is {'n_steps': 0}."
+    d = dict(profile=self.profile, scale=self.scale, data=asdict(self.data),
+             model=self.model.to_dict(), diffusion_loss=self.diffusion_loss,
+             adversarial=asdict(self.adversarial), stages={})
+    for n in STAGE_NAMES:
+        st = self.stages.get(n)
+        d['stages'][n] = (json.loads(json.dumps(asdict(st), default=list)) if st is not None
+                          else dict(n_steps=0))
+    return d
+
+def _recipe_from_dict(cls, d: dict) -> 'RecipeConfig':
+    """Values of `d` override the preset of `d['profile']` (default: the active profile).
+    Unknown keys raise a ValueError naming them."""
+    d = copy.deepcopy(d)
+    top = {'profile', 'scale', 'data', 'model', 'stages', 'diffusion_loss', 'adversarial'}
+    bad = sorted(set(d) - top)
+    if bad: raise ValueError(f'unknown key(s) {bad} in the recipe; known: {sorted(top)}')
+    profile = d.get('profile') or get_profile()
+    if profile not in PROFILES:
+        raise ValueError(f'profile must be one of {PROFILES}, got {profile!r}')
+    scale = int(d.get('scale', 4))
+    base = cls.for_profile(profile, scale)
+    data = asdict(base.data); _merge(data, d.get('data', {}), 'data'); data = DataConfig(**data)
+    stages = d.get('stages', {})
+    if not isinstance(stages, dict): raise ValueError('stages must be a table of stage tables')
+    bad = sorted(set(stages) - set(STAGE_NAMES))
+    if bad: raise ValueError(f'unknown stage(s) {bad}; the stages are {list(STAGE_NAMES)}')
+    model = d.get('model', {})
+    if 'scale' in model and int(model['scale']) != scale:
+        raise ValueError(f'model.scale={model["scale"]} differs from scale={scale}')
+    return cls._build(profile, scale, data, {k: v for k, v in model.items() if k != 'scale'},
+                      stages, d.get('diffusion_loss', base.diffusion_loss),
+                      d.get('adversarial', {}))
+
+def _recipe_from_file(cls, path) -> 'RecipeConfig':
+    """Read a TOML recipe (see `configs/`): an optional top-level `profile`, then tables overriding
+    its preset. FileNotFoundError for a missing file, ValueError (naming the file) for bad TOML or
+    a bad value."""
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such config file')
+    try: d = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f'{path}: not valid TOML ({e})') from None
+    try: return cls.from_dict(d)
+    except (ValueError, TypeError) as e: raise ValueError(f'{path}: {e}') from None
+
+RecipeConfig.to_dict = _recipe_to_dict
+RecipeConfig.from_dict = classmethod(_recipe_from_dict)
+RecipeConfig.from_file = classmethod(_recipe_from_file)
+
 # %% ../nbs/25_srddpm.ipynb #dd9c6430
 MODEL_FORMAT = 'srddpm-model-v2'
 # v1 folders were written before the denoiser could be local: GroupNorm, a U-Net at the HR size
 _V1_DENOISER = dict(norm=True, space_to_depth=1)
 
 def save_srddpm(model: SRDDPM, path_dir) -> Path:
-    "Write `model.safetensors` (weights) and `config.json` (SRDDPMConfig, scale, format) to `path_dir`, each atomically."
+    """Write `model.safetensors` (weights) and `config.json` (SRDDPMConfig, scale, format) to
+    `path_dir`, each atomically."""
     d = Path(path_dir); d.mkdir(parents=True, exist_ok=True)
-    blob = safetensors_save({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()})
-    meta = dict(format=MODEL_FORMAT, scale=model.config.scale, config=model.config.to_dict(), bytes=len(blob))
+    weights = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    blob = safetensors_save(weights)
+    meta = dict(format=MODEL_FORMAT, scale=model.config.scale, config=model.config.to_dict(),
+                bytes=len(blob))
     atomic_write_bytes(d / 'model.safetensors', blob)
     atomic_write_bytes(d / 'config.json', json.dumps(meta, indent=1).encode())
     return d
 
 def load_srddpm(path, device=None) -> SRDDPM:
-    """Load what `save_srddpm` wrote (a folder, or its model.safetensors / config.json). Safetensors only, never a pickle;
-    a missing, truncated or corrupt file, or weights that do not fit the config, raise CheckpointError."""
+    """Load what `save_srddpm` wrote (a folder, or its model.safetensors / config.json).
+    Safetensors only, never a pickle; a missing, truncated or corrupt file, or weights that do not
+    fit the config, raise CheckpointError."""
     p = Path(path)
     d = p.parent if p.suffix in ('.safetensors', '.json') else p
     cfg_file, w_file = d / 'config.json', d / 'model.safetensors'
     for f in (cfg_file, w_file):
-        if not f.is_file(): raise CheckpointError(f'{f}: missing (expected a folder written by save_srddpm)')
+        if not f.is_file():
+            raise CheckpointError(f'{f}: missing (expected a folder written by save_srddpm)')
     try: meta = json.loads(cfg_file.read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{cfg_file}: truncated or corrupted JSON ({e})') from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f'{cfg_file}: truncated or corrupted JSON ({e})') from None
     fmt = meta.get('format') if isinstance(meta, dict) else None
     if fmt not in (MODEL_FORMAT, 'srddpm-model-v1'):
         raise CheckpointError(f'{cfg_file}: not an SRDDPM model folder (format {fmt!r})')
-    if fmt == 'srddpm-model-v1' and isinstance(meta.get('config'), dict) and isinstance(meta['config'].get('denoiser'), dict):
+    if (fmt == 'srddpm-model-v1' and isinstance(meta.get('config'), dict)
+            and isinstance(meta['config'].get('denoiser'), dict)):
         meta['config']['denoiser'] = {**_V1_DENOISER, **meta['config']['denoiser']}
     size = w_file.stat().st_size
-    if 'bytes' in meta and size != meta['bytes']: raise CheckpointError(f'{w_file}: {size} bytes instead of {meta["bytes"]}: truncated or altered')
+    if 'bytes' in meta and size != meta['bytes']:
+        raise CheckpointError(f'{w_file}: {size} bytes instead of {meta["bytes"]}: '
+                              'truncated or altered')
     try: config = SRDDPMConfig.from_dict(meta['config'])
-    except (KeyError, TypeError, ValueError) as e: raise CheckpointError(f'{cfg_file}: invalid model config ({e})') from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f'{cfg_file}: invalid model config ({e})') from None
     try: sd = safetensors_load(w_file.read_bytes())
-    except Exception as e: raise CheckpointError(f'{w_file}: unreadable safetensors ({type(e).__name__})') from None
+    except Exception as e:
+        raise CheckpointError(f'{w_file}: unreadable safetensors ({type(e).__name__})') from None
     model = SRDDPM(config)
     try: model.load_state_dict(sd)
-    except RuntimeError as e: raise CheckpointError(f'{w_file}: weights do not fit the config: {str(e).splitlines()[0]}') from None
+    except RuntimeError as e:
+        raise CheckpointError(f'{w_file}: weights do not fit the config: '
+                              f'{str(e).splitlines()[0]}') from None
     model.freeze_encoder()
     return model.to(get_device(device)).eval()
 
@@ -230,20 +280,25 @@ def make_diffusion_loss(loss_type: str = 'l1'):
     return loss_fn
 
 def make_discriminator(cfg: AdversarialConfig) -> nn.Module:
-    "The PatchGAN of the GAN chapter, with spectral norm (no batch statistics: a stable hinge-loss critic)."
-    return PatchDiscriminator(in_ch=3, base_ch=cfg.disc_base_ch, n_layers=cfg.disc_layers, norm='spectral')
+    """The PatchGAN of the GAN chapter, with spectral norm (no batch statistics: a stable
+    hinge-loss critic)."""
+    return PatchDiscriminator(in_ch=3, base_ch=cfg.disc_base_ch, n_layers=cfg.disc_layers,
+                              norm='spectral')
 
 class SRGANPair(nn.Module):
     "Stage 2's model: the SRDDPM (generator side) and the discriminator, trained as two parts."
     def __init__(self, sr: SRDDPM, disc: nn.Module):
         super().__init__(); self.sr, self.disc = sr, disc
 
-def make_adversarial_loss(cfg: AdversarialConfig, perceptual: nn.Module | None, loss_type: str = 'l1'):
-    """Stage 2, SRGAN's fine-tuning (Ledig et al. 2017) applied to SRDDPM: a denoising draw gives $\\hat x_0$, the HR
-    image the denoiser implies at a random t. Generator: the diffusion loss + `SRLosses` (L1, perceptual, hinge
-    adversarial) on $\\hat x_0$; discriminator: `SRLosses`' hinge on HR vs $\\hat x_0$. `perceptual` is a
-    `VGGPerceptualLoss` (images in [0, 1]) or a `FeatureMatchingLoss` (the discriminator's [-1, 1]) or None."""
-    if isinstance(perceptual, VGGPerceptualLoss): percep = lambda a, b: perceptual(a * 0.5 + 0.5, b * 0.5 + 0.5)
+def make_adversarial_loss(cfg: AdversarialConfig, perceptual: nn.Module | None,
+                          loss_type: str = 'l1'):
+    """Stage 2, SRGAN's fine-tuning (Ledig et al. 2017) applied to SRDDPM: a denoising draw gives
+    $\\hat x_0$, the HR image the denoiser implies at a random t. Generator: the diffusion loss +
+    `SRLosses` (L1, perceptual, hinge adversarial) on $\\hat x_0$; discriminator: `SRLosses`'
+    hinge on HR vs $\\hat x_0$. `perceptual` is a `VGGPerceptualLoss` (images in [0, 1]) or a
+    `FeatureMatchingLoss` (the discriminator's [-1, 1]) or None."""
+    if isinstance(perceptual, VGGPerceptualLoss):
+        percep = lambda a, b: perceptual(a * 0.5 + 0.5, b * 0.5 + 0.5)
     else: percep = perceptual
     losses = SRLosses(percep, cfg.l1_weight, cfg.perceptual_weight, cfg.adv_weight)
     def loss_fn(pair: SRGANPair, batch, part: str) -> dict:
@@ -264,14 +319,17 @@ def _stage_dir(out_dir: Path, k: int, name: str) -> Path: return Path(out_dir) /
 def _done(d: Path) -> bool: return (d / 'done.json').is_file()
 
 def _check_stage(d: Path, resume: bool) -> bool:
-    "Whether `d` holds a checkpoint to resume; a FileExistsError if it holds a run and `resume` is off."
+    """Whether `d` holds a checkpoint to resume; a FileExistsError if it holds a run and `resume`
+    is off."""
     if d.exists() and any(d.iterdir()) and not resume:
-        raise FileExistsError(f'{d} already holds a run: pass resume=True (CLI: --resume) to continue it, or use a new folder')
+        raise FileExistsError(f'{d} already holds a run: pass resume=True (CLI: --resume) to '
+                              'continue it, or use a new folder')
     return (d / 'checkpoints' / 'latest.json').is_file()
 
 def _run_stage(d: Path, make_trainer, resume: bool, show_progress: bool, label: str):
-    """Train one stage in `d` (resuming from its last checkpoint if asked); returns the trainer. Under torchrun rank 0
-    checks and writes; `done.json` records the global batch, the throughput and every rank's weights' SHA-256."""
+    """Train one stage in `d` (resuming from its last checkpoint if asked); returns the trainer.
+    Under torchrun rank 0 checks and writes; `done.json` records the global batch, the throughput
+    and every rank's weights' SHA-256."""
     has_ckpt = run_on_rank0(_check_stage, d, resume)
     trainer = make_trainer(d)
     if resume and has_ckpt:
@@ -280,38 +338,51 @@ def _run_stage(d: Path, make_trainer, resume: bool, show_progress: bool, label: 
     t = time.perf_counter()
     trainer.fit(show_progress=show_progress)
     done = dict(step=trainer.step, seconds=time.perf_counter() - t, world_size=trainer.world_size,
-                global_batch=trainer.global_batch, throughput=trainer.throughput, ranks=trainer.rank_fingerprints())
+                global_batch=trainer.global_batch, throughput=trainer.throughput,
+                ranks=trainer.rank_fingerprints())
     run_on_rank0(atomic_write_bytes, d / 'done.json', json.dumps(done, indent=1).encode())
     return trainer
 
 def build_dataset(cfg: RecipeConfig, data=None):
-    "The training patches: `data` (a dataset or a dict of uint8 images) if given, else `sr_train_valid` (cat held out)."
+    """The training patches: `data` (a dataset or a dict of uint8 images) if given, else
+    `sr_train_valid` (cat held out)."""
     if data is not None and not isinstance(data, dict): return data
     dc = cfg.data
     if isinstance(data, dict):
         return SRPatchDataset(data, cfg.scale, dc.patch_size, dc.length, seed=dc.seed)
-    ds, _ = sr_train_valid(cfg.scale, dc.patch_size, dc.length, div2k_root=dc.div2k_root, seed=dc.seed, verbose=False)
+    ds, _ = sr_train_valid(cfg.scale, dc.patch_size, dc.length, div2k_root=dc.div2k_root,
+                           seed=dc.seed, verbose=False)
     return ds
 
-def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress: bool = True, data=None) -> SRDDPM:
-    """Stages 0 -> 1 -> 2 with the generic Trainer, each in `out_dir/stage{k}_{name}/`; the encoder is frozen after
-    stage 0; the final EMA model goes to `out_dir/final/` (`save_srddpm`). A stage with `done.json` is loaded, not
-    retrained; an interrupted one resumes from its last checkpoint when `resume`. Started by `torchrun`, every
-    process calls it after `setup_distributed`: one data-parallel run whose global batch is each stage's batch_size
-    times the number of processes (written to recipe.json); rank 0 alone checks and writes the folder."""
+def _with_dir(st: TrainConfig, d: Path) -> TrainConfig:
+    c = copy.deepcopy(st); c.out_dir = str(d); return c
+
+# %% ../nbs/25_srddpm.ipynb #386ecd69
+def _start_run(cfg: RecipeConfig, out_dir: Path, resume: bool, show_progress: bool, world: int):
+    "Refuse to overwrite a run (unless `resume`), create `out_dir` and write its `recipe.json`."
+    if not resume and any(_stage_dir(out_dir, k, n).exists() for k, n in enumerate(STAGE_NAMES)):
+        raise FileExistsError(f'{out_dir} already holds a run: pass resume=True (CLI: --resume) '
+                              'to continue it, or use a new folder')
+    out_dir.mkdir(parents=True, exist_ok=True)
+    batches = {n: st.batch_size * world for n, st in cfg.stages.items() if st is not None}
+    record = dict(cfg.to_dict(), world_size=world, global_batch=batches)
+    atomic_write_bytes(out_dir / 'recipe.json', json.dumps(record, indent=1).encode())
+    if show_progress and world > 1:
+        print(f'{world} processes, one data-parallel run; global batch per step: '
+              + ', '.join(f'{n} {b}' for n, b in batches.items()))
+
+# %% ../nbs/25_srddpm.ipynb #32dd3c79
+def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress: bool = True,
+                 data=None) -> SRDDPM:
+    """Stages 0 -> 1 -> 2 with the generic Trainer, each in `out_dir/stage{k}_{name}/`; the
+    encoder is frozen after stage 0; the final EMA model goes to `out_dir/final/`
+    (`save_srddpm`). A stage with `done.json` is loaded, not retrained; an interrupted one resumes
+    from its last checkpoint when `resume`. Started by `torchrun`, every process calls it after
+    `setup_distributed`: one data-parallel run whose global batch is each stage's batch_size times
+    the number of processes (written to recipe.json); rank 0 alone checks and writes the folder.
+    FileExistsError if `out_dir` holds a run and `resume` is off."""
     out_dir, (rank, world) = Path(out_dir), rank_and_world()
-    def start():
-        if not resume and any(_stage_dir(out_dir, k, n).exists() for k, n in enumerate(STAGE_NAMES)):
-            raise FileExistsError(f'{out_dir} already holds a run: pass resume=True (CLI: --resume) to continue it, '
-                                  'or use a new folder')
-        out_dir.mkdir(parents=True, exist_ok=True)
-        batches = {n: st.batch_size * world for n, st in cfg.stages.items() if st is not None}
-        record = dict(cfg.to_dict(), world_size=world, global_batch=batches)
-        atomic_write_bytes(out_dir / 'recipe.json', json.dumps(record, indent=1).encode())
-        if show_progress and world > 1:
-            print(f'{world} processes, one data-parallel run; global batch per step: '
-                  + ', '.join(f'{n} {b}' for n, b in batches.items()))
-    run_on_rank0(start)
+    run_on_rank0(_start_run, cfg, out_dir, resume, show_progress, world)
     ds = build_dataset(cfg, data)
     seed_everything(cfg.data.seed)
     model = SRDDPM(copy.deepcopy(cfg.model))
@@ -320,8 +391,9 @@ def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress
     if st is not None:
         if run_on_rank0(_done, d): load_weights(model.encoder, d)
         else:
-            tr = _run_stage(d, lambda dd: Trainer(model.encoder, encoder_loss, ds, _with_dir(st, dd), model_config=cfg.model.encoder),
-                            resume, show_progress, 'stage 0 (encoder)')
+            tr = _run_stage(d, lambda dd: Trainer(
+                model.encoder, encoder_loss, ds, _with_dir(st, dd), model_config=cfg.model.encoder),
+                resume, show_progress, 'stage 0 (encoder)')
             if tr.ema is not None: tr.ema.copy_to(model.encoder)
     model.freeze_encoder()
     # stage 1: diffusion on the rescaled residual
@@ -329,30 +401,31 @@ def train_srddpm(cfg: RecipeConfig, out_dir, resume: bool = False, show_progress
     if st is not None:
         if run_on_rank0(_done, d): load_weights(model, d)
         else:
-            tr = _run_stage(d, lambda dd: Trainer(model, make_diffusion_loss(cfg.diffusion_loss), ds, _with_dir(st, dd), model_config=cfg.model),
-                            resume, show_progress, 'stage 1 (diffusion)')
+            tr = _run_stage(d, lambda dd: Trainer(
+                model, make_diffusion_loss(cfg.diffusion_loss), ds, _with_dir(st, dd),
+                model_config=cfg.model), resume, show_progress, 'stage 1 (diffusion)')
             if tr.ema is not None: tr.ema.copy_to(model)
         model.freeze_encoder()
     # stage 2: adversarial + perceptual fine-tuning
     st, d = cfg.stage('adversarial'), _stage_dir(out_dir, 2, 'adversarial')
     if st is not None:
-        run_on_rank0(save_srddpm, copy.deepcopy(model).cpu().eval(), out_dir / 'stage1_model')   # before the GAN
+        run_on_rank0(save_srddpm, copy.deepcopy(model).cpu().eval(),
+                     out_dir / 'stage1_model')                          # before the GAN
         disc = make_discriminator(cfg.adversarial)
-        perceptual = perceptual_loss(disc, verbose=show_progress) if cfg.adversarial.perceptual_weight > 0 else None
+        perceptual = (perceptual_loss(disc, verbose=show_progress)
+                      if cfg.adversarial.perceptual_weight > 0 else None)
         pair = SRGANPair(model, disc)
         if run_on_rank0(_done, d): load_weights(pair, d)
         else:
-            tr = _run_stage(d, lambda dd: Trainer(pair, make_adversarial_loss(cfg.adversarial, perceptual, cfg.diffusion_loss), ds,
-                                                  _with_dir(st, dd), parts={'g': model, 'd': pair.disc}, model_config=cfg.adversarial),
-                            resume, show_progress, 'stage 2 (adversarial)')
+            tr = _run_stage(d, lambda dd: Trainer(
+                pair, make_adversarial_loss(cfg.adversarial, perceptual, cfg.diffusion_loss), ds,
+                _with_dir(st, dd), parts={'g': model, 'd': pair.disc},
+                model_config=cfg.adversarial), resume, show_progress, 'stage 2 (adversarial)')
             if tr.ema is not None: tr.ema.copy_to(pair)
         model.freeze_encoder()
     model = model.cpu().eval()
     run_on_rank0(save_srddpm, model, out_dir / 'final')
     return model
-
-def _with_dir(st: TrainConfig, d: Path) -> TrainConfig:
-    c = copy.deepcopy(st); c.out_dir = str(d); return c
 
 def stage_logs(out_dir) -> dict[str, list[dict]]:
     "The CSV loss logs of the stages that ran under `out_dir`: {stage name: rows}."
@@ -363,17 +436,23 @@ def stage_logs(out_dir) -> dict[str, list[dict]]:
     return out
 
 # %% ../nbs/25_srddpm.ipynb #4481e4e7
-def evaluate_methods(methods: dict, images: dict, scale: int, lpips: bool = True, verbose: bool = True,
-                     outputs: dict | None = None) -> list[dict]:
-    """Run every method (callable: LR tensor 1×3×h×w in [-1, 1] -> SR tensor in [-1, 1]) on every HR image (uint8 H×W×3,
-    a multiple of `scale`): the LR is `make_lr` rounded to uint8, as a real LR photo. One row per method × image
-    (psnr_y, psnr_rgb, ssim_y, ssim_rgb, lr_psnr, texture, lpips when available, seconds), then one mean row per method.
-    If `outputs` is a dict, it receives the uint8 results: `outputs[image][method]`, and `outputs[image]['LR']`."""
+def evaluate_methods(methods: dict, images: dict, scale: int, lpips: bool = True,
+                     verbose: bool = True, outputs: dict | None = None) -> list[dict]:
+    """Run every method (callable: LR tensor 1×3×h×w in [-1, 1] -> SR tensor in [-1, 1]) on every
+    HR image (uint8 H×W×3, a multiple of `scale`): the LR is `make_lr` rounded to uint8, as a real
+    LR photo. One row per method × image (psnr_y, psnr_rgb, ssim_y, ssim_rgb, lr_psnr, texture,
+    lpips when available, seconds), then one mean row per method. If `outputs` is a dict, it
+    receives the uint8 results: `outputs[image][method]`, and `outputs[image]['LR']`.
+    ValueError for an image that is not uint8 H×W×3 or not a multiple of `scale`, or an output
+    of the wrong size."""
     rows = []
     for name, hr in images.items():
         hr = np.asarray(hr)
-        if hr.dtype != np.uint8 or hr.ndim != 3: raise ValueError(f'{name}: expected a uint8 H×W×3 image')
-        if hr.shape[0] % scale or hr.shape[1] % scale: raise ValueError(f'{name}: {hr.shape[:2]} is not a multiple of the scale {scale} (modcrop it)')
+        if hr.dtype != np.uint8 or hr.ndim != 3:
+            raise ValueError(f'{name}: expected a uint8 H×W×3 image')
+        if hr.shape[0] % scale or hr.shape[1] % scale:
+            raise ValueError(f'{name}: {hr.shape[:2]} is not a multiple of the scale {scale} '
+                             '(modcrop it)')
         lr = make_lr(image_to_tensor(hr, (-1, 1))[None], scale, quantize=True)
         lr_u8 = tensor_to_image(lr[0], (-1, 1))
         if outputs is not None: outputs.setdefault(name, {})['LR'] = lr_u8
@@ -381,52 +460,66 @@ def evaluate_methods(methods: dict, images: dict, scale: int, lpips: bool = True
             t = time.perf_counter()
             sr = fn(lr)
             seconds = time.perf_counter() - t
-            if sr.shape[-2:] != hr.shape[:2]: raise ValueError(f'{method} returned {tuple(sr.shape[-2:])} for {name}, expected {hr.shape[:2]}')
+            if sr.shape[-2:] != hr.shape[:2]:
+                raise ValueError(f'{method} returned {tuple(sr.shape[-2:])} for {name}, '
+                                 f'expected {hr.shape[:2]}')
             sr_u8 = tensor_to_image(sr[0].detach().cpu().clamp(-1, 1), (-1, 1))
             if outputs is not None: outputs[name][method] = sr_u8
             m = evaluate_sr(sr_u8, hr, lr_u8, scale, lpips=lpips)
             rows.append(dict(method=method, image=name, **{k: float(v) for k, v in m.items()},
                              texture=texture_distance(sr_u8, hr, scale), seconds=seconds))
-            if verbose: print(f'{method:>16s} on {name}: PSNR-Y {m["psnr_y"]:.2f} dB, {seconds:.1f} s')
+            if verbose:
+                print(f'{method:>16s} on {name}: PSNR-Y {m["psnr_y"]:.2f} dB, {seconds:.1f} s')
     means = []
     for method in methods:
         rs = [r for r in rows if r['method'] == method]
         keys = [k for k in rs[0] if k not in ('method', 'image')]
-        means.append(dict(method=method, image='mean', **{k: float(np.mean([r[k] for r in rs])) for k in keys}))
+        means.append(dict(method=method, image='mean',
+                          **{k: float(np.mean([r[k] for r in rs])) for k in keys}))
     return rows + means
 
-_COLUMNS = [('psnr_y', 'PSNR-Y (dB)', '{:.2f}'), ('psnr_rgb', 'PSNR-RGB (dB)', '{:.2f}'), ('ssim_y', 'SSIM-Y', '{:.4f}'),
-            ('ssim_rgb', 'SSIM-RGB', '{:.4f}'), ('lr_psnr', 'LR-PSNR (dB)', '{:.2f}'), ('texture', 'texture dist. (dB) ↓', '{:.2f}'),
+# %% ../nbs/25_srddpm.ipynb #0639127c
+_COLUMNS = [('psnr_y', 'PSNR-Y (dB)', '{:.2f}'), ('psnr_rgb', 'PSNR-RGB (dB)', '{:.2f}'),
+            ('ssim_y', 'SSIM-Y', '{:.4f}'), ('ssim_rgb', 'SSIM-RGB', '{:.4f}'),
+            ('lr_psnr', 'LR-PSNR (dB)', '{:.2f}'), ('texture', 'texture dist. (dB) ↓', '{:.2f}'),
             ('lpips', 'LPIPS ↓', '{:.4f}'), ('seconds', 'seconds', '{:.2f}')]
 
 def format_table(rows: list[dict], images: bool = True) -> str:
-    "A markdown table of `evaluate_methods` rows (the mean rows only when `images` is False); LPIPS only if measured."
+    """A markdown table of `evaluate_methods` rows (the mean rows only when `images` is False);
+    LPIPS only if measured. ValueError when no row is left."""
     rows = [r for r in rows if images or r['image'] == 'mean']
     if not rows: raise ValueError('no rows to format')
     cols = [c for c in _COLUMNS if any(c[0] in r for r in rows)]
     head = '| method | image | ' + ' | '.join(c[1] for c in cols) + ' |'
     sep = '|' + '---|' * (2 + len(cols))
-    body = ['| ' + ' | '.join([r['method'], r['image']] + [c[2].format(r[c[0]]) if c[0] in r else '–' for c in cols]) + ' |' for r in rows]
+    body = ['| ' + ' | '.join([r['method'], r['image']]
+                              + [c[2].format(r[c[0]]) if c[0] in r else '–' for c in cols]) + ' |'
+            for r in rows]
     return '\n'.join([head, sep] + body)
 
-def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bool = False, n_average: int = 1,
-                     gan_model: SRDDPM | None = None, project: int = 3, tile: int | None = UPSCALE_TILE,
-                     seed: int = 0) -> dict:
-    """The methods of the comparison, each a function LR (1, 3, h, w) in [-1, 1] -> SR in [-1, 1]: bicubic; the
-    regression (the frozen encoder); SRDDPM sampled with DDIM for each number of `steps`, one sample; with DDPM over
-    all T steps if `ddpm`; the mean of `n_average` DDIM samples if more than one; SRDDPM+GAN (`gan_model`, stage 2's
-    model); these two with the command line's `UPSCALE_STEPS` when among `steps`, else the first of `steps`. `project` back-projection iterations follow every learned method (+BPn in
-    the name); tiles as the command line's (`tile`, `UPSCALE_OVERLAP`); every sample is seeded with `seed`."""
+# %% ../nbs/25_srddpm.ipynb #0998318f
+def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bool = False,
+                     n_average: int = 1, gan_model: SRDDPM | None = None, project: int = 3,
+                     tile: int | None = UPSCALE_TILE, seed: int = 0) -> dict:
+    """The methods of the comparison, each a function LR (1, 3, h, w) in [-1, 1] -> SR in
+    [-1, 1]: bicubic; the regression (the frozen encoder); SRDDPM sampled with DDIM for each
+    number of `steps`, one sample; with DDPM over all T steps if `ddpm`; the mean of `n_average`
+    DDIM samples if more than one; SRDDPM+GAN (`gan_model`, stage 2's model); these two with the
+    command line's `UPSCALE_STEPS` when among `steps`, else the first of `steps`. `project`
+    back-projection iterations follow every learned method (+BPn in the name); tiles as the
+    command line's (`tile`, `UPSCALE_OVERLAP`); every sample is seeded with `seed`."""
     gen = lambda: torch.Generator().manual_seed(seed)
     bp = f'+BP{project}' if project else ''
     kw = dict(scale=scale, tile=tile, overlap=UPSCALE_OVERLAP, project=project)
-    sr = lambda m, **s: (lambda lr: upscale(lr, 'srddpm', m, generator=gen(), show_progress=False, **kw, **s))
+    sr = lambda m, **s: (lambda lr: upscale(lr, 'srddpm', m, generator=gen(), show_progress=False,
+                                            **kw, **s))
     methods = {'bicubic': lambda lr: upscale(lr, 'bicubic', scale=scale),
                f'regression{bp}': lambda lr: upscale(lr, 'regression', model, **kw)}
     for n in steps: methods[f'SRDDPM DDIM-{n}{bp}'] = sr(model, n_steps=n)
     if ddpm: methods[f'SRDDPM DDPM-{model.config.T}{bp}'] = sr(model, sampler='ddpm')
     main = UPSCALE_STEPS if UPSCALE_STEPS in steps else steps[0]
     if n_average > 1:
-        methods[f'SRDDPM DDIM-{main} mean of {n_average}{bp}'] = sr(model, n_steps=main, n_average=n_average)
+        methods[f'SRDDPM DDIM-{main} mean of {n_average}{bp}'] = sr(model, n_steps=main,
+                                                                    n_average=n_average)
     if gan_model is not None: methods[f'SRDDPM+GAN DDIM-{main}{bp}'] = sr(gan_model, n_steps=main)
     return methods
