@@ -15,17 +15,18 @@ __all__ = ['UPSCALE_STEPS', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 't
            'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'chain_steps', 'sr_sample',
            'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project']
 
-# %% ../nbs/24_inference.ipynb #053cedc9
+# %% ../nbs/24_inference.ipynb #c06da1eb
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
-    """Start offsets (multiples of `multiple`) of tiles covering [0, length): every tile but the last spans `tile`
-    pixels, the last runs from its start to the end (`tile` to `tile + multiple - 1` pixels), and neighbours share
-    at least `overlap` pixels. ValueError unless 0 <= overlap and tile - overlap >= multiple."""
+    """Start offsets (multiples of `multiple`) of tiles covering [0, length): every tile but the
+    last spans `tile` pixels, the last runs from its start to the end (`tile` to
+    `tile + multiple - 1` pixels), and neighbours share at least `overlap` pixels.
+    ValueError unless 0 <= overlap and tile - overlap >= multiple."""
     if tile >= length: return [0]
     if overlap < 0 or tile - overlap < multiple:
-        raise ValueError(f'tiles of {tile} pixels overlapping by {overlap} cannot advance by a multiple of {multiple}: '
-                         f'the overlap must lie in [0, {tile - multiple}]')
+        raise ValueError(f'tiles of {tile} pixels overlapping by {overlap} cannot advance by a '
+                         f'multiple of {multiple}: the overlap must lie in [0, {tile - multiple}]')
     stride = (tile - overlap) // multiple * multiple
-    last = (length - tile) // multiple * multiple      # the last tile starts here and runs to the end
+    last = (length - tile) // multiple * multiple      # the last tile starts here, runs to the end
     return list(range(0, last, stride)) + [last]
 
 def _tile_spans(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:
@@ -33,10 +34,13 @@ def _tile_spans(length: int, tile: int, overlap: int, multiple: int) -> list[tup
     starts = tile_starts(length, tile, overlap, multiple)
     return [(a, length if k == len(starts) - 1 else a + tile) for k, a in enumerate(starts)]
 
-def blend_window(h: int, w: int, overlap_h: int, overlap_w: int, interior=(True, True, True, True)) -> torch.Tensor:
-    """Separable (h, w) blending weight. On each `interior` side (top, bottom, left, right: shared with a neighbour
-    tile) it is ~0 over the outer quarter of the overlap — where a tile lacks context — then rises linearly to 1
-    over the middle half, so neighbours cross-fade; sides on the image border keep full weight."""
+# %% ../nbs/24_inference.ipynb #a28ec6d5
+def blend_window(h: int, w: int, overlap_h: int, overlap_w: int,
+                 interior=(True, True, True, True)) -> torch.Tensor:
+    """Separable (h, w) blending weight. On each `interior` side (top, bottom, left, right: shared
+    with a neighbour tile) it is ~0 over the outer quarter of the overlap — where a tile lacks
+    context — then rises linearly to 1 over the middle half, so neighbours cross-fade; sides on
+    the image border keep full weight."""
     def ramp(n, o, lo_side, hi_side):
         i = torch.arange(n, dtype=torch.float64)
         out = torch.ones(n, dtype=torch.float64)
@@ -46,17 +50,23 @@ def blend_window(h: int, w: int, overlap_h: int, overlap_w: int, interior=(True,
         if o > 0 and hi_side: out = torch.minimum(out, rise(n - 1 - i))
         return out.clamp(min=1e-8)
     top, bottom, left, right = interior
-    return (ramp(h, overlap_h, top, bottom)[:, None] * ramp(w, overlap_w, left, right)[None, :]).float()
+    rows, cols = ramp(h, overlap_h, top, bottom), ramp(w, overlap_w, left, right)
+    return (rows[:, None] * cols[None, :]).float()
 
-def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int = 8, multiple: int = 1,
-                  out=None, value_range: tuple = (-1, 1), with_window: bool = False):
-    """Apply `fn` (LR tile N×C×h×w -> HR tile N×C'×(h·scale)×(w·scale)) to overlapping tiles of `lr` and blend.
+# %% ../nbs/24_inference.ipynb #1ecd28bb
+def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int = 8,
+                  multiple: int = 1, out=None, value_range: tuple = (-1, 1),
+                  with_window: bool = False):
+    """Apply `fn` (LR tile N×C×h×w -> HR tile N×C'×(h·scale)×(w·scale)) to overlapping tiles of
+    `lr` and blend.
 
-    Tiles are `tile` LR pixels (the last of a row or column up to `multiple` - 1 more), start at multiples of
-    `multiple` and overlap by at least `overlap`. With `with_window`, `fn(lr_tile, window)` also gets the tile's HR
-    window (y0, y1, x0, x1). Tiles run row by row, and each finished band of rows is written to `out` at once: a
-    float tensor N×C'×H×W (made when None, and returned), or a uint8 array H×W×C' (N = 1; values in `value_range`
-    are rounded into it). Besides `out`, memory holds one tile and one band of rows, whatever the image size."""
+    Tiles are `tile` LR pixels (the last of a row or column up to `multiple` - 1 more), start at
+    multiples of `multiple` and overlap by at least `overlap`. With `with_window`,
+    `fn(lr_tile, window)` also gets the tile's HR window (y0, y1, x0, x1). Tiles run row by row,
+    and each finished band of rows is written to `out` at once: a float tensor N×C'×H×W (made
+    when None, and returned), or a uint8 array H×W×C' (N = 1; values in `value_range` are rounded
+    into it). Besides `out`, memory holds one tile and one band of rows, whatever the image
+    size."""
     if lr.ndim != 4: raise ValueError(f'expected an N×C×H×W tensor, got shape {tuple(lr.shape)}')
     N, _, H, W = lr.shape
     rows, cols = _tile_spans(H, tile, overlap, multiple), _tile_spans(W, tile, overlap, multiple)
@@ -69,20 +79,24 @@ def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int
             hr_t = fn(lr_t, window) if with_window else fn(lr_t)
             hh, ww = (y1 - y0) * scale, (x1 - x0) * scale
             if hr_t.shape[-2:] != (hh, ww):
-                raise ValueError(f'fn returned a tile of size {tuple(hr_t.shape[-2:])}, expected {(hh, ww)}')
+                raise ValueError(f'fn returned a tile of size {tuple(hr_t.shape[-2:])}, '
+                                 f'expected {(hh, ww)}')
             hr_t = hr_t.detach().float().cpu()
             if out is None: out = torch.empty(N, hr_t.shape[1], H * scale, W * scale)
             need = y1 * scale - done                  # the band spans HR rows [done, y1 * scale)
             if band is None or band.shape[-2] < need:
                 grow = need - (0 if band is None else band.shape[-2])
-                z, zw = torch.zeros(N, hr_t.shape[1], grow, W * scale), torch.zeros(1, 1, grow, W * scale)
-                band, weight = (z, zw) if band is None else (torch.cat([band, z], -2), torch.cat([weight, zw], -2))
+                z = torch.zeros(N, hr_t.shape[1], grow, W * scale)
+                zw = torch.zeros(1, 1, grow, W * scale)
+                if band is None: band, weight = z, zw
+                else: band, weight = torch.cat([band, z], -2), torch.cat([weight, zw], -2)
             interior = (y0 > 0, y1 < H, x0 > 0, x1 < W)
             wgt = blend_window(hh, ww, overlap * scale, overlap * scale, interior)
             sl = (..., slice(y0 * scale - done, y1 * scale - done), slice(x0 * scale, x1 * scale))
             band[sl] += hr_t * wgt
             weight[sl] += wgt
-        final = H * scale if r == len(rows) - 1 else rows[r + 1][0] * scale   # rows no later tile touches
+        # HR rows that no later tile touches are final
+        final = H * scale if r == len(rows) - 1 else rows[r + 1][0] * scale
         k = final - done
         rows_out = band[..., :k, :] / weight[..., :k, :]
         if isinstance(out, np.ndarray):
@@ -91,17 +105,19 @@ def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int
         band, weight, done = band[..., k:, :], weight[..., k:, :], final
     return out
 
-# %% ../nbs/24_inference.ipynb #1d27bdbb
-# The command line's defaults (chapter 26), chosen from the measurements of this chapter and the next
+# %% ../nbs/24_inference.ipynb #245fc216
+# The command line's defaults, chosen from the measurements of this chapter and the next
 UPSCALE_STEPS = 5         # DDIM steps
 UPSCALE_TILE = 192        # LR pixels: the largest measured tile within the memory budget (below)
 UPSCALE_OVERLAP = 16      # LR pixels shared by neighbouring tiles
 class PeakMemory:
-    """The peak resident memory (MB) of this process during a `with` block, above what it held at the start: the
-    kernel's high-water mark (VmHWM), reset on entry (Linux: /proc/self/clear_refs). `mb` is None elsewhere."""
+    """The peak resident memory (MB) of this process during a `with` block, above what it held at
+    the start: the kernel's high-water mark (VmHWM), reset on entry (Linux:
+    /proc/self/clear_refs). `mb` is None elsewhere."""
     @staticmethod
     def _hwm() -> float:
-        return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
+        status = open('/proc/self/status')
+        return next(int(l.split()[1]) for l in status if l.startswith('VmHWM')) / 1024
     def __enter__(self):
         self.mb = self.start = None
         try:
@@ -112,15 +128,19 @@ class PeakMemory:
     def __exit__(self, *exc):
         if self.start is not None: self.mb = self._hwm() - self.start
 
-NOISE_BLOCK = 32      # HR pixels: the starting noise x_T is drawn block by block, from a seed per block
+# %% ../nbs/24_inference.ipynb #77b68803
+NOISE_BLOCK = 32      # HR pixels: x_T is drawn block by block, from a seed per block
 
 def _block_seed(seed: int, by: int, bx: int) -> int:
-    return int(np.random.SeedSequence([seed, by, bx]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    state = np.random.SeedSequence([seed, by, bx]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
 
-def block_noise(seed: int, n: int, channels: int, window: tuple, block: int = NOISE_BLOCK) -> torch.Tensor:
-    """Standard normal noise (n, channels, y1 - y0, x1 - x0) for the HR window (y0, y1, x0, x1) of an image whose
-    noise is drawn per `block`×`block` pixel block with a generator seeded by (seed, block row, block column): two
-    windows get the same values on every pixel they share, so tiles agree on their overlaps whatever their size."""
+def block_noise(seed: int, n: int, channels: int, window: tuple,
+                block: int = NOISE_BLOCK) -> torch.Tensor:
+    """Standard normal noise (n, channels, y1 - y0, x1 - x0) for the HR window (y0, y1, x0, x1) of
+    an image whose noise is drawn per `block`×`block` pixel block with a generator seeded by
+    (seed, block row, block column): two windows get the same values on every pixel they share,
+    so tiles agree on their overlaps whatever their size."""
     y0, y1, x0, x1 = (int(v) for v in window)
     out = torch.empty(n, channels, y1 - y0, x1 - x0)
     for by in range(y0 // block, -(-y1 // block)):
@@ -133,53 +153,67 @@ def block_noise(seed: int, n: int, channels: int, window: tuple, block: int = NO
                                                           xa - bx * block:xb - bx * block]
     return out
 
+# %% ../nbs/24_inference.ipynb #07bbfb49
 def _prepare_lr(lr) -> tuple[torch.Tensor, bool]:
-    "An N×3×h×w float tensor in [-1, 1] from a tensor (CHW or NCHW, in [-1, 1]) or a uint8 H×W×3 array; and whether it was an array."
+    """An N×3×h×w float tensor in [-1, 1] from a tensor (CHW or NCHW, in [-1, 1]) or a uint8
+    H×W×3 array; and whether it was an array."""
     if isinstance(lr, np.ndarray):
         if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[-1] != 3:
             raise ValueError(f'an LR array must be uint8 H×W×3, got {lr.dtype} {lr.shape}')
         return image_to_tensor(lr, (-1, 1))[None], True
-    if not isinstance(lr, torch.Tensor): raise TypeError(f'lr must be a tensor or a uint8 array, got {type(lr).__name__}')
+    if not isinstance(lr, torch.Tensor):
+        raise TypeError(f'lr must be a tensor or a uint8 array, got {type(lr).__name__}')
     if lr.ndim == 3: lr = lr[None]
-    if lr.ndim != 4 or lr.shape[1] != 3: raise ValueError(f'lr must be (N, 3, h, w) or (3, h, w), got shape {tuple(lr.shape)}')
+    if lr.ndim != 4 or lr.shape[1] != 3:
+        raise ValueError(f'lr must be (N, 3, h, w) or (3, h, w), got shape {tuple(lr.shape)}')
     return lr.float(), False
 
 def _model_scale(model) -> int:
     return int(model.config.scale if hasattr(model, 'config') else model.scale)
 
 def tile_multiple(model) -> int:
-    "LR pixels that tile starts must be multiples of for `model` (its `lr_multiple`; 1 for a plain encoder)."
+    """LR pixels that tile starts must be multiples of for `model` (its `lr_multiple`; 1 for a
+    plain encoder)."""
     return int(getattr(model, 'lr_multiple', 1)) if model is not None else 1
 
 def min_tile(overlap: int, multiple: int = 1) -> int:
-    "The smallest tile `check_tile` accepts: twice the overlap (a tile adds as many pixels as it shares), on the grid."
+    """The smallest tile `check_tile` accepts: twice the overlap (a tile adds as many pixels as it
+    shares), on the grid."""
     return max(2 * overlap, overlap + multiple)
 
 def check_tile(tile, overlap: int, multiple: int = 1):
-    """Raise ValueError unless `tile` is None (one tile: the whole image) or at least `min_tile(overlap, multiple)`
-    LR pixels, so that tiles advance by at least the overlap and by whole steps of the grid `multiple`; overlap >= 0.
-    The command line checks its `--tile` with this."""
+    """Raise ValueError unless `tile` is None (one tile: the whole image) or at least
+    `min_tile(overlap, multiple)` LR pixels, so that tiles advance by at least the overlap and by
+    whole steps of the grid `multiple`; overlap >= 0. The command line checks its `--tile` with
+    this."""
     if tile is None: return
     if int(tile) != tile or overlap < 0 or tile < min_tile(overlap, multiple):
-        raise ValueError(f'tile must be at least {min_tile(overlap, multiple)} LR pixels (twice the overlap of {overlap}'
-                         f'{f", on a grid of {multiple}" if multiple > 1 else ""}), got {tile}')
+        grid = f", on a grid of {multiple}" if multiple > 1 else ""
+        raise ValueError(f'tile must be at least {min_tile(overlap, multiple)} LR pixels '
+                         f'(twice the overlap of {overlap}{grid}), got {tile}')
 
 def chain_steps(model, n_steps: int | None, sampler: str = 'ddim') -> int:
-    "How many denoiser evaluations one reverse chain makes: `n_steps` for DDIM (all T when None), T for DDPM."
+    """How many denoiser evaluations one reverse chain makes: `n_steps` for DDIM (all T when None),
+    T for DDPM."""
     T = model.config.T
     if sampler == 'ddpm' or n_steps is None: return T
     return min(int(n_steps), T)
 
+# %% ../nbs/24_inference.ipynb #4069bbd8
 @torch.inference_mode()
-def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0, n_average: int = 1,
-              generator: torch.Generator | None = None, tile: int | None = None, overlap: int = UPSCALE_OVERLAP,
-              project: int = 0, show_progress: bool = True, out=None):
-    """Super-resolve `lr` (N×3×h×w or 3×h×w in [-1, 1]) with an SRDDPM `model`: DDIM or DDPM with `n_steps`
-    (None = all T); the mean of `n_average` samples; `project` back-projection iterations (`lr_project`); in tiles of
-    `tile` LR pixels (None: one tile), blended by `tiled_upscale` into `out` (see there). The start noise of each
-    sample comes from `block_noise` with a seed drawn from `generator`, so it does not depend on the tiling.
-    One progress bar counts the denoising steps of all tiles and samples. Returns HR in [-1, 1] (or `out`)."""
-    if sampler not in ('ddim', 'ddpm'): raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0,
+              n_average: int = 1, generator: torch.Generator | None = None,
+              tile: int | None = None, overlap: int = UPSCALE_OVERLAP, project: int = 0,
+              show_progress: bool = True, out=None):
+    """Super-resolve `lr` (N×3×h×w or 3×h×w in [-1, 1]) with an SRDDPM `model`: DDIM or DDPM with
+    `n_steps` (None = all T); the mean of `n_average` samples; `project` back-projection
+    iterations (`lr_project`); in tiles of `tile` LR pixels (None: one tile), blended by
+    `tiled_upscale` into `out` (see there). The start noise of each sample comes from
+    `block_noise` with a seed drawn from `generator`, so it does not depend on the tiling.
+    One progress bar counts the denoising steps of all tiles and samples. Returns HR in [-1, 1]
+    (or `out`)."""
+    if sampler not in ('ddim', 'ddpm'):
+        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
     if int(n_average) < 1: raise ValueError(f'n_average must be >= 1, got {n_average}')
     lr, _ = _prepare_lr(lr)
     N, _, h, w = lr.shape
@@ -188,7 +222,8 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
     else: check_tile(tile, overlap, mult)
     dev = next(model.parameters()).device
     s = _model_scale(model)
-    seeds = [int(torch.randint(0, 2 ** 62, (1,), generator=generator)) for _ in range(int(n_average))]
+    seeds = [int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+             for _ in range(int(n_average))]
     n_tiles = len(tile_starts(h, tile, overlap, mult)) * len(tile_starts(w, tile, overlap, mult))
     total = n_tiles * int(n_average) * chain_steps(model, n_steps, sampler)
     bar = progress(total=total, desc='denoising steps', unit='step') if show_progress else None
@@ -199,7 +234,8 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
         acc = None
         for seed in seeds:
             x_T = block_noise(seed, N, 3, window).to(dev)
-            sr = model.sample(lr_t, n_steps, sampler, eta, generator, show_progress=False, x_T=x_T, callback=tick)
+            sr = model.sample(lr_t, n_steps, sampler, eta, generator, show_progress=False,
+                              x_T=x_T, callback=tick)
             acc = sr if acc is None else acc + sr
         acc = acc / len(seeds)
         return lr_project(acc, lr_t, s, n_iter=project) if project else acc
@@ -211,15 +247,17 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
         model.train(was_training)
         if bar is not None: bar.close()
 
+# %% ../nbs/24_inference.ipynb #e6765ac4
 @torch.inference_mode()
 def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | None = None,
             overlap: int = UPSCALE_OVERLAP,
             project: int = 0, **sampling):
-    """Upscale `lr` ×`scale` with `method` 'srddpm' (`sr_sample`, keyword arguments passed on), 'regression' (the
-    model's encoder, or an `RRDBEncoder`) or 'bicubic'; `project` back-projection iterations follow for 'srddpm' and
-    'regression'; in tiles of `tile` LR pixels overlapping by `overlap` (None: one tile). A tensor N×3×h×w or 3×h×w
-    in [-1, 1] gives a tensor in [-1, 1]; a uint8 H×W×3 array gives a uint8 array, written band by band (its memory
-    is then bounded by the tile). ValueError for a bad method, scale, tile or missing model."""
+    """Upscale `lr` ×`scale` with `method` 'srddpm' (`sr_sample`, keyword arguments passed on),
+    'regression' (the model's encoder, or an `RRDBEncoder`) or 'bicubic'; `project`
+    back-projection iterations follow for 'srddpm' and 'regression'; in tiles of `tile` LR pixels
+    overlapping by `overlap` (None: one tile). A tensor N×3×h×w or 3×h×w in [-1, 1] gives a tensor
+    in [-1, 1]; a uint8 H×W×3 array gives a uint8 array, written band by band (its memory is then
+    bounded by the tile). ValueError for a bad method, scale, tile or missing model."""
     if method not in ('srddpm', 'regression', 'bicubic'):
         raise ValueError(f"method must be 'srddpm', 'regression' or 'bicubic', got {method!r}")
     if int(scale) not in (2, 4, 8): raise ValueError(f'scale must be 2, 4 or 8, got {scale}')
@@ -227,10 +265,14 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
     x, was_array = _prepare_lr(lr)
     if method != 'bicubic':
         if model is None:
-            raise ValueError(f"method {method!r} needs a model (an SRDDPM, or an RRDBEncoder for 'regression')")
-        if _model_scale(model) != scale: raise ValueError(f'the model is x{_model_scale(model)}, asked for x{scale}')
+            raise ValueError(f"method {method!r} needs a model (an SRDDPM, or an RRDBEncoder for "
+                             "'regression')")
+        if _model_scale(model) != scale:
+            raise ValueError(f'the model is x{_model_scale(model)}, asked for x{scale}')
     out = np.empty((x.shape[-2] * scale, x.shape[-1] * scale, 3), np.uint8) if was_array else None
-    if method == 'srddpm': return sr_sample(model, x, tile=tile, overlap=overlap, project=project, out=out, **sampling)
+    if method == 'srddpm':
+        return sr_sample(model, x, tile=tile, overlap=overlap, project=project, out=out,
+                         **sampling)
     mult = tile_multiple(model) if method == 'regression' else 1
     if tile is None or tile >= max(x.shape[-2:]): tile = max(x.shape[-2:])
     else: check_tile(tile, overlap, mult)
@@ -250,7 +292,8 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
 
 # %% ../nbs/24_inference.ipynb #2bd2dcd0
 def _luma(img) -> np.ndarray:
-    "uint8 H×W×3 array or float CHW tensor in [0,1] -> float64 luminance H×W in [0, 1] (BT.601 weights)."
+    """uint8 H×W×3 array or float CHW tensor in [0,1] -> float64 luminance H×W in [0, 1]
+    (BT.601 weights)."""
     if isinstance(img, torch.Tensor):
         t = img.detach().cpu().double()
         if t.ndim == 4:
@@ -266,7 +309,8 @@ def _luma(img) -> np.ndarray:
     return a[..., :3] @ np.array([0.299, 0.587, 0.114])
 
 def radial_power_spectrum(img, n_bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    "(frequencies in cycles/pixel, mean power per radial bin) of the Hann-windowed, mean-removed luminance."
+    """(frequencies in cycles/pixel, mean power per radial bin) of the Hann-windowed, mean-removed
+    luminance."""
     y = _luma(img)
     h, w = y.shape
     win = np.outer(np.hanning(h), np.hanning(w))
@@ -276,26 +320,32 @@ def radial_power_spectrum(img, n_bins: int = 64) -> tuple[np.ndarray, np.ndarray
     edges = np.linspace(0, 0.5, n_bins + 1)
     idx = np.digitize(r, edges) - 1
     keep = (idx >= 0) & (idx < n_bins)
-    power = np.bincount(idx[keep], weights=spec.ravel()[keep], minlength=n_bins) / np.maximum(np.bincount(idx[keep], minlength=n_bins), 1)
+    total = np.bincount(idx[keep], weights=spec.ravel()[keep], minlength=n_bins)
+    power = total / np.maximum(np.bincount(idx[keep], minlength=n_bins), 1)
     return (edges[:-1] + edges[1:]) / 2, power
 
 def texture_distance(sr, hr, scale: int, n_bins: int = 64) -> float:
-    "Mean |difference| in dB of the radial power spectra of `sr` and `hr` above the LR Nyquist frequency 1/(2·scale)."
+    """Mean |difference| in dB of the radial power spectra of `sr` and `hr` above the LR Nyquist
+    frequency 1/(2·scale)."""
     a, b = _luma(sr), _luma(hr)
     if a.shape != b.shape: raise ValueError(f'sr and hr differ in size: {a.shape} vs {b.shape}')
     f, p_sr = radial_power_spectrum(sr, n_bins)
     _, p_hr = radial_power_spectrum(hr, n_bins)
     band = f >= 1 / (2 * scale)
     tiny = 1e-20
-    return float(np.mean(np.abs(10 * np.log10(p_sr[band] + tiny) - 10 * np.log10(p_hr[band] + tiny))))
+    db_sr, db_hr = 10 * np.log10(p_sr[band] + tiny), 10 * np.log10(p_hr[band] + tiny)
+    return float(np.mean(np.abs(db_sr - db_hr)))
 
 # %% ../nbs/24_inference.ipynb #64a9fb78
-def lr_project(sr: torch.Tensor, lr: torch.Tensor, scale: int, n_iter: int = 3, clamp: bool = True) -> torch.Tensor:
-    """Iterative back-projection (eq. 1): `n_iter` steps of $x \\leftarrow x + U(y - Dx)$ with $D$ = `make_lr` and
-    $U$ = `bicubic_up`, pulling `sr` (N×3×H×W in [-1, 1]) towards the HR images whose downscaling is `lr`."""
+def lr_project(sr: torch.Tensor, lr: torch.Tensor, scale: int, n_iter: int = 3,
+               clamp: bool = True) -> torch.Tensor:
+    """Iterative back-projection (eq. 1): `n_iter` steps of $x \\leftarrow x + U(y - Dx)$ with
+    $D$ = `make_lr` and $U$ = `bicubic_up`, pulling `sr` (N×3×H×W in [-1, 1]) towards the HR
+    images whose downscaling is `lr`."""
     if int(n_iter) < 0: raise ValueError(f'n_iter must be >= 0, got {n_iter}')
     if sr.shape[-2:] != (lr.shape[-2] * scale, lr.shape[-1] * scale):
-        raise ValueError(f'sr is {tuple(sr.shape[-2:])}, expected lr {tuple(lr.shape[-2:])} times the scale {scale}')
+        raise ValueError(f'sr is {tuple(sr.shape[-2:])}, expected lr {tuple(lr.shape[-2:])} '
+                         f'times the scale {scale}')
     x, y = sr, lr.to(sr)
     for _ in range(int(n_iter)):
         x = x + bicubic_up(y - make_lr(x, scale, clamp=False), scale, clamp=False)
