@@ -15,7 +15,7 @@ from safetensors.torch import save as safetensors_save, load as safetensors_load
 from .core import *
 
 # %% auto #0
-__all__ = ['RESUMABLE_FIELDS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'step_seed', 'seed_step', 'StepSampler', 'EMA',
+__all__ = ['RESUMABLE_FIELDS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'step_seed', 'seed_step', 'StepSampler',
            'CheckpointError', 'NonFiniteLossError', 'atomic_write_bytes', 'rng_state', 'set_rng_state',
            'latest_checkpoint', 'write_checkpoint', 'read_checkpoint', 'load_weights', 'read_log', 'plot_losses',
            'setup_distributed', 'cleanup_distributed', 'rank_and_world', 'run_on_rank0', 'to_device', 'state_digest',
@@ -158,28 +158,7 @@ class StepSampler(torch.utils.data.Sampler):
         for s in range(self.start, self.n_steps): yield from self.indices_for_step(s)
 
 # %% ../nbs/23_training.ipynb #e80b7c5e
-class EMA:
-    """Exponential moving average of a model's floating-point state: $\\theta_{ema} \\leftarrow
-    d\\,\\theta_{ema} + (1-d)\\,\\theta$, with the warm-up $d_k = \\min(d, (1+k)/(10+k))$."""
-    def __init__(self, model: nn.Module, decay: float = 0.999):
-        self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    def decay_at(self, step: int) -> float: return min(self.decay, (1 + step) / (10 + step))
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int):
-        d = self.decay_at(step)
-        for k, v in model.state_dict().items():
-            s = self.shadow[k]
-            # s + (1-d)(v - s)
-            if s.dtype.is_floating_point:s.lerp_(v.detach().to(s.dtype), 1 - d)
-            else: s.copy_(v)
-
-    def copy_to(self, model: nn.Module): model.load_state_dict(self.shadow)
-    def state_dict(self) -> dict: return dict(self.shadow)
-    def load_state_dict(self, sd: dict):
-        for k, v in sd.items(): self.shadow[k].copy_(v)
+from .diffusion import EMA
 
 # %% ../nbs/23_training.ipynb #68a63aa3
 class CheckpointError(RuntimeError):
@@ -320,6 +299,7 @@ def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]
         if junk != tmp: shutil.rmtree(junk, ignore_errors=True)
     return final
 
+# %% ../nbs/23_training.ipynb #4b226265
 def read_checkpoint(path, load_state: bool = True) -> dict:
     """Read and verify a checkpoint (a `step_*` directory, or a run's out_dir: its latest one).
     Returns dict(meta, path, <name> -> tensors for each safetensors file, state). Refuses with
@@ -448,6 +428,7 @@ def rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
+# %% ../nbs/23_training.ipynb #62b792b1
 def run_on_rank0(fn, *args, **kwargs):
     """Call `fn` on rank 0 only and hand its result to every rank, which wait for it; an exception
     raised there is raised on every rank (no rank waits forever for one that failed). One
@@ -558,37 +539,7 @@ class Trainer:
             if isinstance(data, (torch.Tensor, tuple, list))
             else data
         )
-        # parameters to optimise, per part
-        named = parts if parts is not None else {'model': model}
-        self.part_params = {}
-        for name, p in named.items():
-            ps = [q for q in (p.parameters() if isinstance(p, nn.Module) else p) if q.requires_grad]
-            if not ps: raise ValueError(f'part {name!r} has no trainable parameters (all frozen?)')
-            self.part_params[name] = ps
-        self.multi_part = parts is not None
-        Opt = torch.optim.AdamW if cfg.optimizer == 'adamw' else torch.optim.Adam
-        mult = cfg.part_lr or {}
-        fused = dict(fused=True) if cuda else {}          # one kernel for the whole update on CUDA
-        self.optimizers = {
-            n: Opt(
-                ps,
-                lr=cfg.lr * mult.get(n, 1.0),
-                betas=cfg.betas,
-                weight_decay=cfg.weight_decay,
-                **fused,
-            )
-            for n, ps in self.part_params.items()
-        }
-        factor = functools.partial(
-            lr_factor,
-            n_steps=cfg.n_steps,
-            schedule=cfg.schedule,
-            warmup_steps=cfg.warmup_steps,
-            min_lr_ratio=cfg.min_lr_ratio,
-        )
-        self.schedulers = {
-            n: torch.optim.lr_scheduler.LambdaLR(o, factor) for n, o in self.optimizers.items()
-        }
+        self._make_optimizers(parts)
         # mixed precision: CUDA only
         self.amp_dtype = (
             {'bf16': torch.bfloat16, 'fp16': torch.float16}[cfg.amp] if cfg.amp and cuda else None
@@ -596,363 +547,430 @@ class Trainer:
         if cfg.amp and not cuda and self.is_main:
             print(f'amp={cfg.amp!r} is a CUDA feature: training in float32 on {self.device.type}')
         self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
-        self.loss_module = _LossModule(self.model, loss_fn)
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            self.loss_module = DDP(
-                self.loss_module,
-                device_ids=[self.device.index] if cuda else None,
-                # all ranks start from rank 0's weights
-                find_unused_parameters=self.multi_part,
-            )
-        # ... and so does the EMA
-        self.ema = EMA(model, cfg.ema_decay) if ema and cfg.ema_decay else None
-        self._eager_loss_module = self.loss_module
-        if cfg.compile:
-            backend = 'inductor' if cfg.compile is True else cfg.compile
-            self.loss_module = torch.compile(self.loss_module, backend=backend)
+        self._wrap_loss(ema)
         self.flops_per_step, self.throughput, self.first_batch_digest = None, None, None
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir else None
         self.step, self.history, self._window, self._t0 = 0, [], {}, None
         self.last_checkpoint = None
 
-    # ---- data ---------------------------------------------------------------------------------
-    def _batches(self, start: int):
-        "Yield (step, batch) for steps start..n_steps-1, on the device."
-        cfg, nb = self.cfg, self.device.type == 'cuda'
-        if callable(self.data) and not isinstance(self.data, torch.utils.data.Dataset):
-            for s in range(start, cfg.n_steps):
-                g = torch.Generator().manual_seed(step_seed(cfg.seed, s, self.rank) ^ 0x5EED)
-                yield s, to_device(
-                    self.data(cfg.batch_size, g), self.device, channels_last=self.channels_last
-                )
-            return
-        sampler = StepSampler(
-            len(self.data), cfg.batch_size, cfg.n_steps, cfg.seed, start, self.rank, self.world_size
-        )
-        loader = torch.utils.data.DataLoader(
-            self.data,
-            batch_size=cfg.batch_size,
-            sampler=sampler,
-            num_workers=cfg.num_workers,
-            pin_memory=nb,
-            drop_last=False,
-        )
-        for s, batch in zip(range(start, cfg.n_steps), loader):
-            yield s, to_device(
-                batch, self.device, non_blocking=nb, channels_last=self.channels_last
-            )
-
-    # ---- one step -------------------------------------------------------------------------------
-    def _reduce(self, values: dict) -> dict:
-        """Mean of each logged scalar over the ranks (one all-reduce); a NaN on any rank reaches
-        all of them."""
-        keys = list(values)
-        t = torch.stack(
-            [
-                (
-                    v.detach().float().reshape(()).to(self.device)
-                    if isinstance(v, torch.Tensor)
-                    else torch.tensor(float(v), device=self.device)
-                )
-                for v in values.values()
-            ]
-        )
-        if self.world_size > 1:
-            t = t.to(self.device); dist.all_reduce(t); t = t / self.world_size
-        return dict(zip(keys, t.cpu().tolist()))
-
-    def _non_finite(self, what: str, value: float):
-        where = (
-            f'the last good checkpoint is kept: {self.last_checkpoint} (step '
-            f'{self._checkpoint_step()})'
-            if self.last_checkpoint
-            else 'no checkpoint had been written yet'
-        )
-        raise NonFiniteLossError(
-            f'step {self.step}: {what} is {value} — training stopped; {where}. '
-            'Check the data of this step, lower the learning rate or set grad_clip.'
-        )
-
-    def _checkpoint_step(self):
-        return int(self.last_checkpoint.name.split('_')[-1]) if self.last_checkpoint else None
-
-    def count_flops(self, batch) -> int:
-        """FLOPs of one training step on this rank's `batch` — forward and backward of every part —
-        counted by `FlopCounterMode` on a copy of the model, eagerly: the run itself is
-        untouched (weights, buffers, RNG)."""
-        from torch.utils.flop_counter import FlopCounterMode
-        bare = self._eager_loss_module
-        bare = (
-            bare.module
-            if hasattr(bare, 'module') and isinstance(bare.module, _LossModule)
-            else bare
-        )
-        state, probe = rng_state(), copy.deepcopy(bare)
-        autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
-        try:
-            seed_step(self.cfg.seed, self.step, self.rank)
-            with FlopCounterMode(display=False) as counter:
-                for name in self.optimizers:
-                    with autocast: out = probe(batch, name if self.multi_part else None)
-                    out['loss'].backward()
-        finally:
-            del probe; set_rng_state(state)
-        return counter.get_total_flops()
-
-    def train_step(self, batch) -> dict:
-        """One optimisation step (one update per part); returns the logged scalars, averaged over
-        the ranks."""
-        cfg, logs = self.cfg, {}
-        if self.flops_per_step is None: self.flops_per_step = self.count_flops(batch)
-        seed_step(cfg.seed, self.step, self.rank)
-        autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
-        for name, opt in self.optimizers.items():
-            # a part's loss may reach other parts
-            for o in self.optimizers.values(): o.zero_grad(set_to_none=True)
-            with autocast: out = self.loss_module(batch, name if self.multi_part else None)
-            vals = self._reduce(out)
-            prefix = f'{name}/' if self.multi_part else ''
-            if not math.isfinite(vals['loss']):
-                self._non_finite(
-                    f'the loss{" of part " + repr(name) if self.multi_part else ""}', vals['loss']
-                )
-            self.scaler.scale(out['loss']).backward()
-            if cfg.grad_clip:
-                self.scaler.unscale_(opt)
-                gn = float(torch.nn.utils.clip_grad_norm_(self.part_params[name], cfg.grad_clip))
-                if not math.isfinite(gn) and not self.scaler.is_enabled():
-                    self._non_finite(f'the gradient norm of {name!r}', gn)
-                vals['grad_norm'] = gn
-            self.scaler.step(opt)
-            self.schedulers[name].step()
-            logs.update({prefix + k: v for k, v in vals.items()})
-        self.scaler.update()
-        if self.ema is not None: self.ema.update(self.model, self.step)
-        self.step += 1
-        return logs
-
-    # ---- the loop -------------------------------------------------------------------------------
-    def fit(self, callback=None, show_progress: bool = True) -> list[dict]:
-        """Train from the current step to `n_steps`; `callback(trainer, logs)` runs after each
-        step. Returns the log rows."""
-        cfg = self.cfg
-        self.model.train()
-        if self.step >= cfg.n_steps: return self.history
-        self._t0 = time.perf_counter() - (self.history[-1]['seconds'] if self.history else 0.0)
-        bar = (
-            progress(total=cfg.n_steps, initial=self.step, desc='training')
-            if self.is_main and show_progress
-            else None
-        )
-        running, start, t_first = None, self.step, None
-        # start of the logging window, steps in it
-        self._rate = [time.perf_counter(), 0]
-        try:
-            for s, batch in self._batches(self.step):
-                if self.first_batch_digest is None: self.first_batch_digest = _batch_digest(batch)
-                logs = self.train_step(batch)
-                self._rate[1] += 1
-                if t_first is None: t_first = time.perf_counter()
-                running = (
-                    logs[self._main_key()]
-                    if running is None
-                    else 0.9 * running + 0.1 * logs[self._main_key()]
-                )
-                for k, v in logs.items():
-                    w = self._window.setdefault(k, [0.0, 0]); w[0] += v; w[1] += 1
-                if self.step % cfg.log_every == 0 or self.step == cfg.n_steps: self._log_row()
-                if (
-                    cfg.checkpoint_every
-                    and self.step % cfg.checkpoint_every == 0
-                    and self.step < cfg.n_steps
-                ):
-                    self.save_checkpoint()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f'{running:.4g}', refresh=False)
-                if callback is not None: callback(self, logs)
-        finally:
-            if bar is not None: bar.close()
-        self._measure(start, t_first, time.perf_counter())
-        if self.is_main and show_progress: print(self.throughput_line())
-        self.save_checkpoint()
-        return self.history
-
     @property
     def global_batch(self) -> int:
         return self.cfg.batch_size * self.world_size
 
-    def _measure(self, start: int, t_first: float | None, t_end: float):
-        """Steps/s, images/s and TFLOP/s of this fit, without its first step (FLOP count,
-        warm-up, compilation)."""
-        n = self.step - start - 1
-        if t_first is None or n < 1: return
-        sps = n / (t_end - t_first)
-        flops = None if self.flops_per_step is None else self.flops_per_step * self.world_size
-        self.throughput = dict(steps=n, seconds=t_end - t_first, steps_per_s=sps,
-                               images_per_s=sps * self.global_batch, global_batch=self.global_batch,
-                               world_size=self.world_size,
-                               gflop_per_step=None if flops is None else flops / 1e9,
-                               tflop_per_s=None if flops is None else flops * sps / 1e12)
-
-    def throughput_line(self) -> str:
-        "One line: the global batch, steps/s, images/s and the achieved TFLOP/s of the last `fit`."
-        t = self.throughput
-        if t is None: return f'global batch {self.global_batch}: too few steps to time'
-        procs = f'{t["world_size"]} process{"es" if t["world_size"] > 1 else ""}'
-        line = (f'global batch {t["global_batch"]} ({procs} × {self.cfg.batch_size}) | '
-                f'{t["steps_per_s"]:.2f} steps/s, {t["images_per_s"]:.1f} images/s')
-        if t['gflop_per_step']:
-            line += (f' | {t["gflop_per_step"]:.4g} GFLOP per step (forward + backward) '
-                     f'-> {t["tflop_per_s"]:.4g} TFLOP/s')
-        return line + f' (timed over {t["steps"]} steps after the first, on {self.device.type})'
-
-    def rank_fingerprints(self) -> list[dict]:
-        """On every rank (a collective call): SHA-256 of the rank's weights, EMA weights and first
-        batch. Identical weights and different first batches mean one data-parallel run."""
-        mine = dict(rank=self.rank, weights=state_digest(self.model.state_dict()),
-                    ema=state_digest(self.ema.state_dict()) if self.ema is not None else None,
-                    first_batch=self.first_batch_digest)
-        if self.world_size == 1: return [mine]
-        out = [None] * self.world_size
-        dist.all_gather_object(out, mine)
-        return out
-
     def _main_key(self):
         return next(iter(self.part_params)) + '/loss' if self.multi_part else 'loss'
 
-    def _log_row(self):
-        now = time.perf_counter()
-        row = dict(
-            step=self.step,
-            **{k: s / n for k, (s, n) in self._window.items()},
-            lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'],
-            seconds=now - self._t0,
+# %% ../nbs/23_training.ipynb #071a5979
+def _trainer_make_optimizers(self: Trainer, parts: dict | None):
+    "One optimiser and one learning-rate schedule per part, over its trainable parameters."
+    cfg, cuda, model = self.cfg, self.device.type == 'cuda', self.model
+    # parameters to optimise, per part
+    named = parts if parts is not None else {'model': model}
+    self.part_params = {}
+    for name, p in named.items():
+        ps = [q for q in (p.parameters() if isinstance(p, nn.Module) else p) if q.requires_grad]
+        if not ps: raise ValueError(f'part {name!r} has no trainable parameters (all frozen?)')
+        self.part_params[name] = ps
+    self.multi_part = parts is not None
+    Opt = torch.optim.AdamW if cfg.optimizer == 'adamw' else torch.optim.Adam
+    mult = cfg.part_lr or {}
+    fused = dict(fused=True) if cuda else {}          # one kernel for the whole update on CUDA
+    self.optimizers = {
+        n: Opt(
+            ps,
+            lr=cfg.lr * mult.get(n, 1.0),
+            betas=cfg.betas,
+            weight_decay=cfg.weight_decay,
+            **fused,
         )
-        sps = self._rate[1] / max(now - self._rate[0], 1e-9)
-        row['images_per_s'] = sps * self.global_batch
-        flops = (self.flops_per_step or 0) * self.world_size
-        row['tflop_per_s'] = sps * flops / 1e12
-        self._window, self._rate = {}, [now, 0]
-        self.history.append(row)
-        if self.is_main and self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            path = self.out_dir / 'log.csv'
-            new = not path.exists()
-            with open(path, 'a', newline='') as f:
-                w = csv.DictWriter(f, fieldnames=list(self.history[0]), extrasaction='ignore')
-                if new: w.writeheader()
-                w.writerow(row)
+        for n, ps in self.part_params.items()
+    }
+    factor = functools.partial(
+        lr_factor,
+        n_steps=cfg.n_steps,
+        schedule=cfg.schedule,
+        warmup_steps=cfg.warmup_steps,
+        min_lr_ratio=cfg.min_lr_ratio,
+    )
+    self.schedulers = {
+        n: torch.optim.lr_scheduler.LambdaLR(o, factor) for n, o in self.optimizers.items()
+    }
 
-    # ---- checkpoints ----------------------------------------------------------------------------
-    def meta(self) -> dict:
-        "What a checkpoint must match to be resumed by this trainer."
-        sd = self.model.state_dict()
-        return dict(
-            train_config=_plain(self.cfg),
+Trainer._make_optimizers = _trainer_make_optimizers
+
+# %% ../nbs/23_training.ipynb #d1b0f9f8
+def _trainer_wrap_loss(self: Trainer, ema: bool):
+    """The module a step calls: the loss around the model, in DDP on several ranks, compiled if
+    asked; and the EMA of the weights (with warm-up), made after DDP has synchronised them."""
+    cfg, cuda, model, loss_fn = self.cfg, self.device.type == 'cuda', self.model, self.loss_fn
+    self.loss_module = _LossModule(self.model, loss_fn)
+    if self.world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        self.loss_module = DDP(
+            self.loss_module,
+            device_ids=[self.device.index] if cuda else None,
+            # all ranks start from rank 0's weights
+            find_unused_parameters=self.multi_part,
+        )
+    # ... and so does the EMA
+    self.ema = EMA(model, cfg.ema_decay, warmup=True) if ema and cfg.ema_decay else None
+    self._eager_loss_module = self.loss_module
+    if cfg.compile:
+        backend = 'inductor' if cfg.compile is True else cfg.compile
+        self.loss_module = torch.compile(self.loss_module, backend=backend)
+
+Trainer._wrap_loss = _trainer_wrap_loss
+
+# %% ../nbs/23_training.ipynb #4deebc8e
+def _trainer_batches(self: Trainer, start: int):
+    "Yield (step, batch) for steps start..n_steps-1, on the device."
+    cfg, nb = self.cfg, self.device.type == 'cuda'
+    if callable(self.data) and not isinstance(self.data, torch.utils.data.Dataset):
+        for s in range(start, cfg.n_steps):
+            g = torch.Generator().manual_seed(step_seed(cfg.seed, s, self.rank) ^ 0x5EED)
+            yield s, to_device(
+                self.data(cfg.batch_size, g), self.device, channels_last=self.channels_last
+            )
+        return
+    sampler = StepSampler(
+        len(self.data), cfg.batch_size, cfg.n_steps, cfg.seed, start, self.rank, self.world_size
+    )
+    loader = torch.utils.data.DataLoader(
+        self.data,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        pin_memory=nb,
+        drop_last=False,
+    )
+    for s, batch in zip(range(start, cfg.n_steps), loader):
+        yield s, to_device(
+            batch, self.device, non_blocking=nb, channels_last=self.channels_last
+        )
+
+Trainer._batches = _trainer_batches
+
+# %% ../nbs/23_training.ipynb #4e0cb9a5
+def _trainer_reduce(self: Trainer, values: dict) -> dict:
+    """Mean of each logged scalar over the ranks (one all-reduce); a NaN on any rank reaches
+    all of them."""
+    keys = list(values)
+    t = torch.stack([v.detach().float().reshape(()).to(self.device) if isinstance(v, torch.Tensor)
+                     else torch.tensor(float(v), device=self.device) for v in values.values()])
+    if self.world_size > 1:
+        t = t.to(self.device); dist.all_reduce(t); t = t / self.world_size
+    return dict(zip(keys, t.cpu().tolist()))
+
+def _trainer_non_finite(self: Trainer, what: str, value: float):
+    where = (
+        f'the last good checkpoint is kept: {self.last_checkpoint} (step '
+        f'{self._checkpoint_step()})'
+        if self.last_checkpoint
+        else 'no checkpoint had been written yet'
+    )
+    raise NonFiniteLossError(
+        f'step {self.step}: {what} is {value} — training stopped; {where}. '
+        'Check the data of this step, lower the learning rate or set grad_clip.'
+    )
+
+def _trainer_checkpoint_step(self: Trainer):
+    return int(self.last_checkpoint.name.split('_')[-1]) if self.last_checkpoint else None
+
+def _trainer_count_flops(self: Trainer, batch) -> int:
+    """FLOPs of one training step on this rank's `batch` — forward and backward of every part —
+    counted by `FlopCounterMode` on a copy of the model, eagerly: the run itself is
+    untouched (weights, buffers, RNG)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    bare = self._eager_loss_module
+    bare = (
+        bare.module
+        if hasattr(bare, 'module') and isinstance(bare.module, _LossModule)
+        else bare
+    )
+    state, probe = rng_state(), copy.deepcopy(bare)
+    autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+    try:
+        seed_step(self.cfg.seed, self.step, self.rank)
+        with FlopCounterMode(display=False) as counter:
+            for name in self.optimizers:
+                with autocast: out = probe(batch, name if self.multi_part else None)
+                out['loss'].backward()
+    finally:
+        del probe; set_rng_state(state)
+    return counter.get_total_flops()
+
+Trainer._reduce = _trainer_reduce
+Trainer._non_finite = _trainer_non_finite
+Trainer._checkpoint_step = _trainer_checkpoint_step
+Trainer.count_flops = _trainer_count_flops
+
+# %% ../nbs/23_training.ipynb #c1c4673c
+def _trainer_train_step(self: Trainer, batch) -> dict:
+    """One optimisation step (one update per part); returns the logged scalars, averaged over
+    the ranks."""
+    cfg, logs = self.cfg, {}
+    if self.flops_per_step is None: self.flops_per_step = self.count_flops(batch)
+    seed_step(cfg.seed, self.step, self.rank)
+    autocast = torch.autocast('cuda', dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+    for name, opt in self.optimizers.items():
+        # a part's loss may reach other parts
+        for o in self.optimizers.values(): o.zero_grad(set_to_none=True)
+        with autocast: out = self.loss_module(batch, name if self.multi_part else None)
+        vals = self._reduce(out)
+        prefix = f'{name}/' if self.multi_part else ''
+        if not math.isfinite(vals['loss']):
+            self._non_finite(
+                f'the loss{" of part " + repr(name) if self.multi_part else ""}', vals['loss']
+            )
+        self.scaler.scale(out['loss']).backward()
+        if cfg.grad_clip:
+            self.scaler.unscale_(opt)
+            gn = float(torch.nn.utils.clip_grad_norm_(self.part_params[name], cfg.grad_clip))
+            if not math.isfinite(gn) and not self.scaler.is_enabled():
+                self._non_finite(f'the gradient norm of {name!r}', gn)
+            vals['grad_norm'] = gn
+        self.scaler.step(opt)
+        self.schedulers[name].step()
+        logs.update({prefix + k: v for k, v in vals.items()})
+    self.scaler.update()
+    if self.ema is not None: self.ema.update(self.model, self.step)
+    self.step += 1
+    return logs
+
+Trainer.train_step = _trainer_train_step
+
+# %% ../nbs/23_training.ipynb #3c2bbdef
+def _trainer_fit(self: Trainer, callback=None, show_progress: bool = True) -> list[dict]:
+    """Train from the current step to `n_steps`; `callback(trainer, logs)` runs after each
+    step. Returns the log rows."""
+    cfg = self.cfg
+    self.model.train()
+    if self.step >= cfg.n_steps: return self.history
+    self._t0 = time.perf_counter() - (self.history[-1]['seconds'] if self.history else 0.0)
+    bar = (
+        progress(total=cfg.n_steps, initial=self.step, desc='training')
+        if self.is_main and show_progress
+        else None
+    )
+    running, start, t_first = None, self.step, None
+    # start of the logging window, steps in it
+    self._rate = [time.perf_counter(), 0]
+    try:
+        for s, batch in self._batches(self.step):
+            if self.first_batch_digest is None: self.first_batch_digest = _batch_digest(batch)
+            logs = self.train_step(batch)
+            self._rate[1] += 1
+            if t_first is None: t_first = time.perf_counter()
+            running = (
+                logs[self._main_key()]
+                if running is None
+                else 0.9 * running + 0.1 * logs[self._main_key()]
+            )
+            for k, v in logs.items():
+                w = self._window.setdefault(k, [0.0, 0]); w[0] += v; w[1] += 1
+            if self.step % cfg.log_every == 0 or self.step == cfg.n_steps: self._log_row()
+            if (
+                cfg.checkpoint_every
+                and self.step % cfg.checkpoint_every == 0
+                and self.step < cfg.n_steps
+            ):
+                self.save_checkpoint()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f'{running:.4g}', refresh=False)
+            if callback is not None: callback(self, logs)
+    finally:
+        if bar is not None: bar.close()
+    self._measure(start, t_first, time.perf_counter())
+    if self.is_main and show_progress: print(self.throughput_line())
+    self.save_checkpoint()
+    return self.history
+
+Trainer.fit = _trainer_fit
+
+# %% ../nbs/23_training.ipynb #e68e692d
+def _trainer_measure(self: Trainer, start: int, t_first: float | None, t_end: float):
+    """Steps/s, images/s and TFLOP/s of this fit, without its first step (FLOP count,
+    warm-up, compilation)."""
+    n = self.step - start - 1
+    if t_first is None or n < 1: return
+    sps = n / (t_end - t_first)
+    flops = None if self.flops_per_step is None else self.flops_per_step * self.world_size
+    self.throughput = dict(steps=n, seconds=t_end - t_first, steps_per_s=sps,
+                           images_per_s=sps * self.global_batch, global_batch=self.global_batch,
+                           world_size=self.world_size,
+                           gflop_per_step=None if flops is None else flops / 1e9,
+                           tflop_per_s=None if flops is None else flops * sps / 1e12)
+
+def _trainer_throughput_line(self: Trainer) -> str:
+    "One line: the global batch, steps/s, images/s and the achieved TFLOP/s of the last `fit`."
+    t = self.throughput
+    if t is None: return f'global batch {self.global_batch}: too few steps to time'
+    procs = f'{t["world_size"]} process{"es" if t["world_size"] > 1 else ""}'
+    line = (f'global batch {t["global_batch"]} ({procs} × {self.cfg.batch_size}) | '
+            f'{t["steps_per_s"]:.2f} steps/s, {t["images_per_s"]:.1f} images/s')
+    if t['gflop_per_step']:
+        line += (f' | {t["gflop_per_step"]:.4g} GFLOP per step (forward + backward) '
+                 f'-> {t["tflop_per_s"]:.4g} TFLOP/s')
+    return line + f' (timed over {t["steps"]} steps after the first, on {self.device.type})'
+
+def _trainer_rank_fingerprints(self: Trainer) -> list[dict]:
+    """On every rank (a collective call): SHA-256 of the rank's weights, EMA weights and first
+    batch. Identical weights and different first batches mean one data-parallel run."""
+    mine = dict(rank=self.rank, weights=state_digest(self.model.state_dict()),
+                ema=state_digest(self.ema.state_dict()) if self.ema is not None else None,
+                first_batch=self.first_batch_digest)
+    if self.world_size == 1: return [mine]
+    out = [None] * self.world_size
+    dist.all_gather_object(out, mine)
+    return out
+
+Trainer._measure = _trainer_measure
+Trainer.throughput_line = _trainer_throughput_line
+Trainer.rank_fingerprints = _trainer_rank_fingerprints
+
+# %% ../nbs/23_training.ipynb #065d848c
+def _trainer_log_row(self: Trainer):
+    now = time.perf_counter()
+    row = dict(
+        step=self.step,
+        **{k: s / n for k, (s, n) in self._window.items()},
+        lr=self.optimizers[next(iter(self.optimizers))].param_groups[0]['lr'],
+        seconds=now - self._t0,
+    )
+    sps = self._rate[1] / max(now - self._rate[0], 1e-9)
+    row['images_per_s'] = sps * self.global_batch
+    flops = (self.flops_per_step or 0) * self.world_size
+    row['tflop_per_s'] = sps * flops / 1e12
+    self._window, self._rate = {}, [now, 0]
+    self.history.append(row)
+    if self.is_main and self.out_dir is not None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / 'log.csv'
+        new = not path.exists()
+        with open(path, 'a', newline='') as f:
+            w = csv.DictWriter(f, fieldnames=list(self.history[0]), extrasaction='ignore')
+            if new: w.writeheader()
+            w.writerow(row)
+
+Trainer._log_row = _trainer_log_row
+
+# %% ../nbs/23_training.ipynb #044c774f
+def _trainer_meta(self: Trainer) -> dict:
+    "What a checkpoint must match to be resumed by this trainer."
+    sd = self.model.state_dict()
+    return dict(
+        train_config=_plain(self.cfg),
+        world_size=self.world_size,
+        model_class=type(self.model).__qualname__,
+        model_config=_plain(self.model_config) if self.model_config is not None else None,
+        parts=list(self.part_params),
+        parameters={k: list(v.shape) for k, v in sd.items()},
+    )
+
+def _trainer_training_state(self: Trainer) -> dict:
+    return dict(
+        step=self.step,
+        optimizers={n: o.state_dict() for n, o in self.optimizers.items()},
+        schedulers={n: s.state_dict() for n, s in self.schedulers.items()},
+        scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
+        rng=rng_state(),
+        window={k: list(v) for k, v in self._window.items()},
+        data=dict(
+            seed=self.cfg.seed,
+            next_step=self.step,
+            batch_size=self.cfg.batch_size,
             world_size=self.world_size,
-            model_class=type(self.model).__qualname__,
-            model_config=_plain(self.model_config) if self.model_config is not None else None,
-            parts=list(self.part_params),
-            parameters={k: list(v.shape) for k, v in sd.items()},
+        ),
+    )
+
+def _trainer_save_checkpoint(self: Trainer) -> Path | None:
+    """Rank 0 writes the checkpoint of the current step (model + EMA weights, training
+    state); others return None."""
+    if not self.is_main or self.out_dir is None: return None
+    for k, v in self.model.state_dict().items():
+        if v.dtype.is_floating_point and not torch.isfinite(v).all():
+            self._non_finite(f'the weight {k!r}', 'non-finite')
+    tensors = dict(model=self.model.state_dict())
+    if self.ema is not None: tensors['ema'] = self.ema.state_dict()
+    self.last_checkpoint = write_checkpoint(
+        self.out_dir / 'checkpoints',
+        self.step,
+        tensors,
+        self.training_state(),
+        self.meta(),
+        self.cfg.keep_last,
+    )
+    return self.last_checkpoint
+
+def _trainer_ema_model(self: Trainer) -> nn.Module:
+    "A copy of the model holding the EMA weights (the model itself when there is no EMA)."
+    import copy
+    if self.ema is None: return self.model
+    m = copy.deepcopy(self.model); self.ema.copy_to(m); return m.eval()
+
+Trainer.meta = _trainer_meta
+Trainer.training_state = _trainer_training_state
+Trainer.save_checkpoint = _trainer_save_checkpoint
+Trainer.ema_model = _trainer_ema_model
+
+# %% ../nbs/23_training.ipynb #f0991956
+def _trainer_resume(self: Trainer, path=None) -> int:
+    """Continue from a checkpoint (default: the latest under out_dir); returns its step.
+    Refuses one that does not match."""
+    path = path or self.out_dir
+    if path is None:
+        raise CheckpointError('nothing to resume from: no path given and no out_dir')
+    ck = read_checkpoint(path)
+    meta, now = ck['meta'], self.meta()
+    diffs = []
+    a, b = meta.get('train_config', {}), now['train_config']
+    diffs += [f'{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}' for k in sorted(set(a) | set(b))
+              if k not in RESUMABLE_FIELDS and a.get(k) != b.get(k)]
+    diffs += [
+        f'{k}: checkpoint {meta.get(k)!r}, now {now[k]!r}'
+        for k in ('world_size', 'model_class', 'model_config', 'parts')
+        if meta.get(k) != now[k]
+    ]
+    if meta.get('parameters') != now['parameters']:
+        pa, pb = meta.get('parameters', {}), now['parameters']
+        bad = [k for k in sorted(set(pa) | set(pb)) if pa.get(k) != pb.get(k)]
+        diffs.append(
+            f'{len(bad)} parameter shapes/names differ, e.g. '
+            + ', '.join(f'{k}: {pa.get(k)} vs {pb.get(k)}' for k in bad[:3])
         )
-
-    def training_state(self) -> dict:
-        return dict(
-            step=self.step,
-            optimizers={n: o.state_dict() for n, o in self.optimizers.items()},
-            schedulers={n: s.state_dict() for n, s in self.schedulers.items()},
-            scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
-            rng=rng_state(),
-            window={k: list(v) for k, v in self._window.items()},
-            data=dict(
-                seed=self.cfg.seed,
-                next_step=self.step,
-                batch_size=self.cfg.batch_size,
-                world_size=self.world_size,
-            ),
+    if diffs:
+        raise CheckpointError(
+            f'{ck["path"]} was written by a different configuration:\n  ' + '\n  '.join(diffs)
         )
+    if 'state' not in ck or 'model' not in ck:
+        raise CheckpointError(f'{ck["path"]}: no training state to resume from')
+    st = ck['state']
+    try:
+        self.model.load_state_dict(ck['model'])
+        if self.ema is not None: self.ema.load_state_dict(ck['ema'])
+        for n, o in self.optimizers.items(): o.load_state_dict(st['optimizers'][n])
+        for n, s in self.schedulers.items(): s.load_state_dict(st['schedulers'][n])
+        if self.scaler.is_enabled() and st.get('scaler'):
+            self.scaler.load_state_dict(st['scaler'])
+        set_rng_state(st['rng'])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(
+            f'{ck["path"]}: inconsistent training state ({type(e).__name__}: {e})'
+        ) from None
+    self.step, self._window = int(st['step']), {k: list(v) for k, v in st['window'].items()}
+    self.last_checkpoint = ck['path']
+    # the log: keep the rows up to the checkpoint (a killed run may have logged further)
+    log = self.out_dir / 'log.csv' if self.out_dir else None
+    if log is not None and log.exists():
+        self.history = [r for r in read_log(log) if r['step'] <= self.step]
+        if self.is_main:
+            buf = io.StringIO()
+            if self.history:
+                w = csv.DictWriter(buf, fieldnames=list(self.history[0])); w.writeheader()
+                for r in self.history:
+                    w.writerow({k: (int(v) if k == 'step' else v) for k, v in r.items()})
+            atomic_write_bytes(log, buf.getvalue().encode())
+    return self.step
 
-    def save_checkpoint(self) -> Path | None:
-        """Rank 0 writes the checkpoint of the current step (model + EMA weights, training
-        state); others return None."""
-        if not self.is_main or self.out_dir is None: return None
-        for k, v in self.model.state_dict().items():
-            if v.dtype.is_floating_point and not torch.isfinite(v).all():
-                self._non_finite(f'the weight {k!r}', 'non-finite')
-        tensors = dict(model=self.model.state_dict())
-        if self.ema is not None: tensors['ema'] = self.ema.state_dict()
-        self.last_checkpoint = write_checkpoint(
-            self.out_dir / 'checkpoints',
-            self.step,
-            tensors,
-            self.training_state(),
-            self.meta(),
-            self.cfg.keep_last,
-        )
-        return self.last_checkpoint
-
-    def resume(self, path=None) -> int:
-        """Continue from a checkpoint (default: the latest under out_dir); returns its step.
-        Refuses one that does not match."""
-        path = path or self.out_dir
-        if path is None:
-            raise CheckpointError('nothing to resume from: no path given and no out_dir')
-        ck = read_checkpoint(path)
-        meta, now = ck['meta'], self.meta()
-        diffs = []
-        a, b = meta.get('train_config', {}), now['train_config']
-        diffs += [f'{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}' for k in sorted(set(a) | set(b))
-                  if k not in RESUMABLE_FIELDS and a.get(k) != b.get(k)]
-        diffs += [
-            f'{k}: checkpoint {meta.get(k)!r}, now {now[k]!r}'
-            for k in ('world_size', 'model_class', 'model_config', 'parts')
-            if meta.get(k) != now[k]
-        ]
-        if meta.get('parameters') != now['parameters']:
-            pa, pb = meta.get('parameters', {}), now['parameters']
-            bad = [k for k in sorted(set(pa) | set(pb)) if pa.get(k) != pb.get(k)]
-            diffs.append(
-                f'{len(bad)} parameter shapes/names differ, e.g. '
-                + ', '.join(f'{k}: {pa.get(k)} vs {pb.get(k)}' for k in bad[:3])
-            )
-        if diffs:
-            raise CheckpointError(
-                f'{ck["path"]} was written by a different configuration:\n  ' + '\n  '.join(diffs)
-            )
-        if 'state' not in ck or 'model' not in ck:
-            raise CheckpointError(f'{ck["path"]}: no training state to resume from')
-        st = ck['state']
-        try:
-            self.model.load_state_dict(ck['model'])
-            if self.ema is not None: self.ema.load_state_dict(ck['ema'])
-            for n, o in self.optimizers.items(): o.load_state_dict(st['optimizers'][n])
-            for n, s in self.schedulers.items(): s.load_state_dict(st['schedulers'][n])
-            if self.scaler.is_enabled() and st.get('scaler'):
-                self.scaler.load_state_dict(st['scaler'])
-            set_rng_state(st['rng'])
-        except (KeyError, RuntimeError, ValueError, TypeError) as e:
-            raise CheckpointError(
-                f'{ck["path"]}: inconsistent training state ({type(e).__name__}: {e})'
-            ) from None
-        self.step, self._window = int(st['step']), {k: list(v) for k, v in st['window'].items()}
-        self.last_checkpoint = ck['path']
-        # the log: keep the rows up to the checkpoint (a killed run may have logged further)
-        log = self.out_dir / 'log.csv' if self.out_dir else None
-        if log is not None and log.exists():
-            self.history = [r for r in read_log(log) if r['step'] <= self.step]
-            if self.is_main:
-                buf = io.StringIO()
-                if self.history:
-                    w = csv.DictWriter(buf, fieldnames=list(self.history[0])); w.writeheader()
-                    for r in self.history:
-                        w.writerow({k: (int(v) if k == 'step' else v) for k, v in r.items()})
-                atomic_write_bytes(log, buf.getvalue().encode())
-        return self.step
-
-    def ema_model(self) -> nn.Module:
-        "A copy of the model holding the EMA weights (the model itself when there is no EMA)."
-        import copy
-        if self.ema is None: return self.model
-        m = copy.deepcopy(self.model); self.ema.copy_to(m); return m.eval()
+Trainer.resume = _trainer_resume
