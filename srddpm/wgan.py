@@ -12,24 +12,32 @@ from .gan import discriminator_loss, sample_generator
 
 # %% auto #0
 __all__ = ['wasserstein1_1d', 'critic_loss', 'gradient_penalty', 'fit_critic', 'tensor_sampler', 'train_wgan_gp',
-           'spectral_norm_all', 'PatchDiscriminator', 'conv_receptive_field', 'hinge_d_loss', 'hinge_g_loss']
+           'conv_receptive_field', 'spectral_norm_all', 'PatchDiscriminator', 'hinge_d_loss', 'hinge_g_loss']
 
 # %% ../nbs/15_wgan_gp.ipynb #3ef65db4
 def wasserstein1_1d(cdf_p, cdf_q, x: np.ndarray) -> float:
-    "Exact $W_1$ of two 1-D distributions from their CDFs (callables): $\\int|F_P-F_Q|\\,dx$ by the trapezoid rule on `x`."
+    """Exact $W_1$ of two 1-D distributions from their CDFs (callables):
+    $\\int|F_P-F_Q|\\,dx$ by the trapezoid rule on the increasing grid `x`, which must cover
+    the mass of both."""
     x = np.asarray(x, dtype=np.float64)
     return float(np.trapezoid(np.abs(cdf_p(x) - cdf_q(x)), x))
 
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    "The critic minimises $\\mathbb E_Q f - \\mathbb E_P f$, the negative of the dual objective (2)."
+    """The critic minimises $\\mathbb E_Q f - \\mathbb E_P f$, the negative of the dual objective
+    (2): scores of any shape, a scalar."""
     return fake_scores.mean() - real_scores.mean()
 
 # %% ../nbs/15_wgan_gp.ipynb #23373e22
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """WGAN-GP penalty of eq. (3) WITHOUT the weight λ: mean (‖∇f(x̂)‖₂ − 1)² on x̂ = ε·real + (1−ε)·fake, ε ~ U[0,1]
-    per sample. Returns (penalty, gradient norms (n,)); the penalty is differentiable w.r.t. the critic's parameters."""
-    if real.shape != fake.shape: raise ValueError(f'real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}')
+                     generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """WGAN-GP penalty of eq. (3) WITHOUT the weight λ: mean (‖∇f(x̂)‖₂ − 1)² on
+    x̂ = ε·real + (1−ε)·fake, ε ~ U[0,1] per sample; `real` and `fake` (n, ...) of the same shape
+    (ValueError otherwise). Returns (penalty, gradient norms (n,)); the penalty is differentiable
+    w.r.t. the critic's parameters."""
+    if real.shape != fake.shape:
+        raise ValueError(f'real and fake must have the same shape, got {tuple(real.shape)} '
+                         f'and {tuple(fake.shape)}')
     eps = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator).to(real.device)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
@@ -37,13 +45,17 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
     norms = grad.flatten(1).norm(dim=1) if grad.ndim > 1 else grad.abs()
     return ((norms - 1) ** 2).mean(), norms
 
-def fit_critic(critic: nn.Module, sample_p, sample_q, n_steps: int = 2000, batch_size: int = 512, lr: float = 1e-3,
-               method: str = 'gp', gp_weight: float = 10.0, gp_warmup: float = 0.0, clip: float = 0.01,
+# %% ../nbs/15_wgan_gp.ipynb #9e2b6f53
+def fit_critic(critic: nn.Module, sample_p, sample_q, n_steps: int = 2000, batch_size: int = 512,
+               lr: float = 1e-3, method: str = 'gp', gp_weight: float = 10.0,
+               gp_warmup: float = 0.0, clip: float = 0.01,
                generator: torch.Generator | None = None, desc: str = 'fit critic') -> dict:
-    """Train a critic to maximise eq. (2) between two fixed samplers, Lipschitz by `method` 'gp' (eq. 3) or 'clip'
-    (weights clipped to [-clip, clip], with RMSprop as in WGAN). Cosine-decayed lr. With `gp_warmup` > 0 the penalty
-    weight ramps linearly from 0 to `gp_weight` over that fraction of the steps. History: 'w_estimate', 'grad_norm'."""
-    if method not in ('gp', 'clip'): raise ValueError(f"method must be 'gp' or 'clip', got {method!r}")
+    """Train a critic to maximise eq. (2) between two fixed samplers, Lipschitz by `method` 'gp'
+    (eq. 3) or 'clip' (weights clipped to [-clip, clip], with RMSprop as in WGAN; ValueError for
+    another `method`). Cosine-decayed lr. With `gp_warmup` > 0 the penalty weight ramps linearly
+    from 0 to `gp_weight` over that fraction of the steps. History: 'w_estimate', 'grad_norm'."""
+    if method not in ('gp', 'clip'):
+        raise ValueError(f"method must be 'gp' or 'clip', got {method!r}")
     opt = (torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9)) if method == 'gp'
            else torch.optim.RMSprop(critic.parameters(), lr=lr))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_steps)
@@ -52,29 +64,34 @@ def fit_critic(critic: nn.Module, sample_p, sample_q, n_steps: int = 2000, batch
         x, y = sample_p(batch_size, generator), sample_q(batch_size, generator)
         loss = critic_loss(critic(x), critic(y))
         gp, norms = gradient_penalty(critic, x, y, generator)
-        lam = gp_weight * min(1.0, (step + 1) / (gp_warmup * n_steps)) if gp_warmup > 0 else gp_weight
+        lam = (gp_weight * min(1.0, (step + 1) / (gp_warmup * n_steps)) if gp_warmup > 0
+               else gp_weight)
         if method == 'gp': loss = loss + lam * gp
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         if method == 'clip':
             with torch.no_grad():
                 for p in critic.parameters(): p.clamp_(-clip, clip)
-        hist['w_estimate'].append(-critic_loss(critic(x), critic(y)).item()); hist['grad_norm'].append(norms.mean().item())
+        hist['w_estimate'].append(-critic_loss(critic(x), critic(y)).item())
+        hist['grad_norm'].append(norms.mean().item())
     return hist
 
 # %% ../nbs/15_wgan_gp.ipynb #03839154
 def tensor_sampler(x: torch.Tensor):
-    "A sampler `sample(n, generator=None)` drawing `n` rows of `x` uniformly with replacement."
+    """A sampler `sample(n, generator=None)` drawing `n` rows of `x` uniformly with replacement,
+    (n, *x.shape[1:]); ValueError for an empty `x`."""
     if len(x) == 0: raise ValueError('cannot sample from an empty tensor')
     def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return x[torch.randint(0, len(x), (n,), generator=generator)]
     return sample
 
-def train_wgan_gp(G: nn.Module, critic: nn.Module, sample_real, n_steps: int = 2000, batch_size: int = 256,
-                  lr: float = 1e-4, betas: tuple = (0.5, 0.9), n_critic: int = 5, gp_weight: float = 10.0,
-                  z_dim: int | None = None, generator: torch.Generator | None = None, callback=None, every: int = 100,
+def train_wgan_gp(G: nn.Module, critic: nn.Module, sample_real, n_steps: int = 2000,
+                  batch_size: int = 256, lr: float = 1e-4, betas: tuple = (0.5, 0.9),
+                  n_critic: int = 5, gp_weight: float = 10.0, z_dim: int | None = None,
+                  generator: torch.Generator | None = None, callback=None, every: int = 100,
                   desc: str = 'WGAN-GP') -> dict:
-    """`n_steps` generator steps, each after `n_critic` critic steps on eq. (3); `sample_real(n, generator)` draws data.
-    History per generator step: 'w_estimate' (E f(real) - E f(fake), last critic batch), 'gp', 'grad_norm', 'g_loss'."""
+    """`n_steps` generator steps, each after `n_critic` critic steps on eq. (3);
+    `sample_real(n, generator)` draws data. History per generator step: 'w_estimate'
+    (E f(real) - E f(fake), last critic batch), 'gp', 'grad_norm', 'g_loss'."""
     z_dim = z_dim or G.z_dim
     dev = next(G.parameters()).device
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
@@ -84,20 +101,35 @@ def train_wgan_gp(G: nn.Module, critic: nn.Module, sample_real, n_steps: int = 2
     for step in progress(range(1, n_steps + 1), desc=desc):
         for _ in range(n_critic):
             real = sample_real(batch_size, generator).to(dev)
-            with torch.no_grad(): fake = G(torch.randn(batch_size, z_dim, generator=generator).to(dev))
+            with torch.no_grad():
+                fake = G(torch.randn(batch_size, z_dim, generator=generator).to(dev))
             w_loss = critic_loss(critic(real), critic(fake))
             gp, norms = gradient_penalty(critic, real, fake, generator)
             loss = w_loss + gp_weight * gp
             opt_c.zero_grad(set_to_none=True); loss.backward(); opt_c.step()
-        g_loss = -critic(G(torch.randn(batch_size, z_dim, generator=generator).to(dev))).mean()
+        z = torch.randn(batch_size, z_dim, generator=generator).to(dev)
+        g_loss = -critic(G(z)).mean()
         opt_g.zero_grad(set_to_none=True); g_loss.backward(); opt_g.step()
         for k, v in zip(hist, (-w_loss, gp, norms.mean(), g_loss)): hist[k].append(v.item())
         if callback is not None and step % every == 0: callback(step, G, critic)
     return hist
 
 # %% ../nbs/15_wgan_gp.ipynb #8dedb6a2
+def conv_receptive_field(model: nn.Module) -> int:
+    """Receptive field (pixels) of one output of a plain stack of Conv2d layers, eq. (5):
+    r = 1 + Σ (k_l − 1) j_l (dilation included; square kernels and strides assumed)."""
+    r, jump = 1, 1
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            k, s, d = m.kernel_size[0], m.stride[0], m.dilation[0]
+            r += (k - 1) * d * jump
+            jump *= s
+    return r
+
+# %% ../nbs/15_wgan_gp.ipynb #d17c4e05
 def spectral_norm_all(module: nn.Module) -> nn.Module:
-    "Apply spectral normalisation {cite}`miyato2018spectral` to every Conv2d and Linear layer of `module`, in place."
+    """Apply spectral normalisation (Miyato et al., 2018) to every Conv2d and Linear layer of
+    `module`, in place; returns `module`."""
     for name, child in list(module.named_children()):
         if isinstance(child, (nn.Conv2d, nn.Linear)):
             setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
@@ -110,10 +142,13 @@ def _patch_norm(norm: str, ch: int) -> nn.Module:
     if norm in ('none', 'spectral'): return nn.Identity()
     raise ValueError(f"norm must be 'batch', 'instance', 'spectral' or 'none', got {norm!r}")
 
+# %% ../nbs/15_wgan_gp.ipynb #e3c95f71
 class PatchDiscriminator(nn.Module):
-    """PatchGAN: images (N, in_ch, H, W) -> a map of per-patch logits (N, 1, H', W'). 4×4 convs: `n_layers` of stride 2
-    (channels base_ch·2^i, capped at 8·base_ch), one of stride 1, a stride-1 conv to 1 channel. `norm`: 'batch', 'instance',
-    'spectral' (spectral norm on every conv, no normalisation layers) or 'none'."""
+    """PatchGAN: images (N, in_ch, H, W) -> a map of per-patch logits (N, 1, H', W'). 4×4 convs:
+    `n_layers` of stride 2 (channels base_ch·2^i, capped at 8·base_ch), one of stride 1, a
+    stride-1 conv to 1 channel. `norm`: 'batch', 'instance', 'spectral' (spectral norm on every
+    conv, no normalisation layers) or 'none'. ValueError for another `norm`, `n_layers` < 1 or
+    inputs of another shape."""
     def __init__(self, in_ch: int = 3, base_ch: int = 64, n_layers: int = 3, norm: str = 'batch'):
         super().__init__()
         if n_layers < 1: raise ValueError(f'n_layers must be >= 1, got {n_layers}')
@@ -124,7 +159,8 @@ class PatchDiscriminator(nn.Module):
         for i in range(1, n_layers + 1):
             out = base_ch * min(2 ** i, 8)
             stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(ch, out, 4, stride, 1, bias=bias), _patch_norm(norm, out), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, out, 4, stride, 1, bias=bias), _patch_norm(norm, out),
+                       nn.LeakyReLU(0.2, True)]
             ch = out
         layers.append(nn.Conv2d(ch, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
@@ -134,22 +170,14 @@ class PatchDiscriminator(nn.Module):
     def receptive_field(self) -> int: return conv_receptive_field(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_ch: raise ValueError(f'expected images (N, {self.in_ch}, H, W), got {tuple(x.shape)}')
+        if x.ndim != 4 or x.shape[1] != self.in_ch:
+            raise ValueError(f'expected images (N, {self.in_ch}, H, W), got {tuple(x.shape)}')
         return self.net(x)
-
-def conv_receptive_field(model: nn.Module) -> int:
-    "Receptive field (pixels) of one output of a plain stack of Conv2d layers, eq. (5): r = 1 + Σ (k_l − 1) j_l."
-    r, jump = 1, 1
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            k, s, d = m.kernel_size[0], m.stride[0], m.dilation[0]
-            r += (k - 1) * d * jump
-            jump *= s
-    return r
 
 # %% ../nbs/15_wgan_gp.ipynb #f067440c
 def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    "Hinge discriminator loss, eq. (6): mean relu(1 − D(x)) + mean relu(1 + D(G(z))) (means over all elements)."
+    """Hinge discriminator loss, eq. (6): mean relu(1 − D(x)) + mean relu(1 + D(G(z))) (means over
+    all elements of logits of any shape; a scalar)."""
     return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
 
 def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
