@@ -94,12 +94,13 @@ def gaussian_mixture_sampler(means, stds, weights=None):
 
 # %% ../nbs/13_gan.ipynb #080c56e9
 def jensen_shannon_1d(p, q, x: np.ndarray) -> float:
-    "JSD(p||q) in nats of two 1-D densities (callables) by trapezoidal quadrature on the grid `x`."
+    """JSD(p||q) in nats, in [0, log 2], of two 1-D densities (callables returning values >= 0) by
+    trapezoidal quadrature on the increasing grid `x`."""
     px, qx = np.asarray(p(x), dtype=np.float64), np.asarray(q(x), dtype=np.float64)
-    m = 0.5 * (px + qx)
+    total = px + qx                       # = 2m; a / m = 2a / (px + qx) cannot underflow to a / 0
     def kl_to_m(a):
         with np.errstate(divide='ignore', invalid='ignore'):
-            f = np.where(a > 0, a * np.log(a / m), 0.0)
+            f = np.where(a > 0, a * np.log(2 * a / total), 0.0)
         return np.trapezoid(f, x)
     return 0.5 * kl_to_m(px) + 0.5 * kl_to_m(qx)
 

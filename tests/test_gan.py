@@ -41,6 +41,14 @@ def test_jsd_limits():
     assert abs(jensen_shannon_1d(p, p, x)) < 1e-9
     assert abs(jensen_shannon_1d(p, lambda t: stats.norm.pdf(t, 20, 1), x) - math.log(2)) < 1e-6
 
+def test_jsd_finite_where_densities_underflow():
+    # on a wide grid both densities reach the smallest subnormal (5e-324), where m = (p + q) / 2
+    # rounds to 0; the JSD must stay finite and agree with a grid that avoids the underflow
+    p, q = (lambda t: stats.norm.pdf(t, 0, 1)), (lambda t: stats.norm.pdf(t, 1, 1))
+    wide = jensen_shannon_1d(p, q, np.linspace(-40, 50, 400_001))
+    assert math.isfinite(wide)
+    assert abs(wide - jensen_shannon_1d(p, q, np.linspace(-12, 13, 400_001))) < 1e-9
+
 def test_train_gan_history_and_callback():
     torch.manual_seed(0)
     G, D = MLPGenerator(hidden=16), MLPDiscriminator(hidden=16)
