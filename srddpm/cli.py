@@ -9,10 +9,12 @@ import torch
 from .core import *
 from .data import read_image, ImageReadError, modcrop, IMAGE_SUFFIXES, HRImageFolder
 from .data import make_lr
-from .training import CheckpointError, setup_distributed, cleanup_distributed, run_on_rank0, rank_and_world
+from .training import CheckpointError, setup_distributed, cleanup_distributed
+from .training import run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from . import __version__
-from .inference import upscale, check_tile, min_tile, tile_multiple, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
+from .inference import upscale, check_tile, min_tile, tile_multiple
+from .inference import UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'is_out_of_memory', 'tile_that_fits',
@@ -22,7 +24,8 @@ __all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic'
 class CLIError(Exception):
     "A mistake in how the command was called: reported in one line, exit code 2."
 
-USER_ERRORS = (CLIError, ImageReadError, CheckpointError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (CLIError, ImageReadError, CheckpointError, FileNotFoundError, NotADirectoryError,
+               PermissionError)
 
 def default_checkpoint() -> Path | None:
     "The SRDDPM x4 weights shipped with the package (`srddpm/weights/srddpm_x4/`), if present."
@@ -30,11 +33,14 @@ def default_checkpoint() -> Path | None:
     return p if (p / 'model.safetensors').exists() else None
 
 def write_image_atomic(path: Path, img: np.ndarray):
-    "Write a uint8 H×W×3 image to `path` via a temporary file in the same folder, renamed into place."
+    """Write a uint8 H×W×3 image to `path` via a temporary file in the same folder, renamed into
+    place. CLIError for an unsupported file suffix."""
     from PIL import Image
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES: raise CLIError(f'{path}: unsupported output format {suffix!r} (use .png, .jpg, .bmp, .tif or .webp)')
+    if suffix not in IMAGE_SUFFIXES:
+        raise CLIError(f'{path}: unsupported output format {suffix!r} '
+                       '(use .png, .jpg, .bmp, .tif or .webp)')
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
@@ -44,11 +50,13 @@ def write_image_atomic(path: Path, img: np.ndarray):
         if os.path.exists(tmp): os.unlink(tmp)
 
 def _checkpoint(arg) -> Path | None:
-    "The model folder to load: --checkpoint (a run folder's final/ is found too), else the shipped weights."
+    """The model folder to load: --checkpoint (a run folder's final/ is found too), else the
+    shipped weights."""
     if not arg: return default_checkpoint()
     p = Path(arg)
     if p.is_file() and p.suffix not in ('.safetensors', '.json'):
-        raise CLIError(f'{p}: not a checkpoint (expected a folder written by `srddpm train`, or its model.safetensors)')
+        raise CLIError(f'{p}: not a checkpoint (expected a folder written by `srddpm train`, '
+                       'or its model.safetensors)')
     return p / 'final' if (p / 'final' / 'config.json').is_file() else p
 
 def _check_writable_dir(d: Path):
@@ -57,7 +65,8 @@ def _check_writable_dir(d: Path):
 
 # %% ../nbs/26_cli_full_run.ipynb #f511c4fc
 def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
-    "Where each input's result goes: OUT itself for one input (unless OUT is a folder), else OUT/<name>_x<scale>.png."
+    """Where each input's result goes: OUT itself for one input (unless OUT is a folder), else
+    OUT/<name>_x<scale>.png."""
     if len(inputs) == 1 and not out.is_dir():
         _check_writable_dir(out.parent if str(out.parent) else Path('.'))
         return [out]
@@ -65,43 +74,52 @@ def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
         raise CLIError(f'{out}: with several inputs, -o must be an existing folder')
     _check_writable_dir(out)
     names = [out / f'{p.stem}_x{scale}.png' for p in inputs]
-    if len(set(names)) != len(names): raise CLIError('two inputs have the same file name; upscale them separately')
+    if len(set(names)) != len(names):
+        raise CLIError('two inputs have the same file name; upscale them separately')
     return names
 
 def _check_counts(args):
-    if args.steps is not None and args.steps < 1: raise CLIError(f'--steps must be at least 1, got {args.steps}')
-    if args.project < 0: raise CLIError(f'--project must be 0 (off) or more iterations, got {args.project}')
+    if args.steps is not None and args.steps < 1:
+        raise CLIError(f'--steps must be at least 1, got {args.steps}')
+    if args.project < 0:
+        raise CLIError(f'--project must be 0 (off) or more iterations, got {args.project}')
 
 def _check_tile_arg(tile, model):
     "The library's own tile check (`check_tile`), worded for the command line."
     try: check_tile(tile, UPSCALE_OVERLAP, tile_multiple(model))
-    except ValueError: raise CLIError(f'--tile must be at least {min_tile(UPSCALE_OVERLAP, tile_multiple(model))} LR '
-                                      f'pixels (twice the overlap of {UPSCALE_OVERLAP} between tiles), got {tile}') from None
+    except ValueError:
+        raise CLIError(f'--tile must be at least {min_tile(UPSCALE_OVERLAP, tile_multiple(model))} '
+                       f'LR pixels (twice the overlap of {UPSCALE_OVERLAP} between tiles), '
+                       f'got {tile}') from None
 
+# %% ../nbs/26_cli_full_run.ipynb #1e8e39ad
 def is_out_of_memory(e: BaseException) -> bool:
-    "Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's CPU allocator giving up."
+    """Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's CPU
+    allocator giving up."""
     msg = str(e).lower()
     return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
         isinstance(e, RuntimeError) and ("can't allocate memory" in msg or 'out of memory' in msg))
 
 def tile_that_fits(method: str, model, scale: int, tile: int) -> int | None:
-    """The largest tile below `tile` (halving each time) with which one denoising step on one tile succeeds on this
-    machine now, or None: what to suggest after running out of memory."""
+    """The largest tile below `tile` (halving each time) with which one denoising step on one tile
+    succeeds on this machine now, or None: what to suggest after running out of memory."""
     t = tile // 2
     while t >= min_tile(UPSCALE_OVERLAP, tile_multiple(model)):
         gc.collect()
         try:
-            upscale(torch.zeros(1, 3, t, t), method, model, scale, tile=t, overlap=UPSCALE_OVERLAP, n_steps=1,
-                    show_progress=False)
+            upscale(torch.zeros(1, 3, t, t), method, model, scale, tile=t, overlap=UPSCALE_OVERLAP,
+                    n_steps=1, show_progress=False)
             return t
         except Exception as e:
             if not is_out_of_memory(e): raise
         t //= 2
     return None
 
+# %% ../nbs/26_cli_full_run.ipynb #d43f2acc
 def cmd_upscale(args) -> int:
     inputs = [Path(p) for p in args.inputs]
-    if args.scale not in (2, 4, 8): raise CLIError(f'unsupported scale {args.scale}: choose 2, 4 or 8')
+    if args.scale not in (2, 4, 8):
+        raise CLIError(f'unsupported scale {args.scale}: choose 2, 4 or 8')
     _check_counts(args)
     images = [read_image(p) for p in inputs]                       # fail fast on a bad input
     outputs = _plan_outputs(inputs, Path(args.output), args.scale)
@@ -109,40 +127,45 @@ def cmd_upscale(args) -> int:
     if args.method != 'bicubic':
         ckpt = _checkpoint(args.checkpoint)
         if ckpt is None:
-            raise CLIError('no SRDDPM weights: none are shipped with this installation; pass --checkpoint DIR '
-                           '(a folder written by `srddpm train`) or use --method bicubic')
-        model = load_srddpm(ckpt, device=get_device(args.device)).to(memory_format=torch.channels_last)  # ~10% faster
+            raise CLIError('no SRDDPM weights: none are shipped with this installation; pass '
+                           '--checkpoint DIR (a folder written by `srddpm train`) or use '
+                           '--method bicubic')
+        model = load_srddpm(ckpt, device=get_device(args.device))
+        model = model.to(memory_format=torch.channels_last)      # ~10% faster
         if model.config.scale != args.scale:
-            raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, not x{args.scale}: '
-                           f'pass --scale {model.config.scale}')
+            raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, '
+                           f'not x{args.scale}: pass --scale {model.config.scale}')
     _check_tile_arg(args.tile, model)
     seed_everything(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     for img, src, dst in zip(images, inputs, outputs):
         try:
             with Timer() as t:
-                sr = upscale(img, method=args.method, model=model, scale=args.scale, n_steps=args.steps,
-                             tile=args.tile, overlap=UPSCALE_OVERLAP, eta=args.eta, n_average=args.average,
-                             project=args.project, generator=g, show_progress=not args.quiet)
+                sr = upscale(img, method=args.method, model=model, scale=args.scale,
+                             n_steps=args.steps, tile=args.tile, overlap=UPSCALE_OVERLAP,
+                             eta=args.eta, n_average=args.average, project=args.project,
+                             generator=g, show_progress=not args.quiet)
         except Exception as e:
             if not is_out_of_memory(e): raise
-            sr = None       # leave the except block first: its traceback holds the failed tile's tensors
+            # leave the except block first: its traceback holds the failed tile's tensors
+            sr = None
         if sr is None:
             fits = tile_that_fits(args.method, model, args.scale, args.tile)
             hint = (f'--tile {fits} fits: rerun with it' if fits else
                     'no tile fits: free some memory, or use --method bicubic')
-            raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with --tile {args.tile}; '
-                           f'{hint}') from None
+            raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with '
+                           f'--tile {args.tile}; {hint}') from None
         write_image_atomic(dst, sr)
         if not args.quiet:
             mp = sr.shape[0] * sr.shape[1] / 1e6
-            print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, {args.method}, '
-                  f'{t.seconds:.1f} s, {t.seconds / mp:.1f} s per output megapixel)')
+            print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, '
+                  f'{args.method}, {t.seconds:.1f} s, {t.seconds / mp:.1f} s per output megapixel)')
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #7a8395b4
 def _train_setup(args):
-    "The recipe and the run folder of `srddpm train`, checked and created (rank 0's work under torchrun)."
+    """The recipe and the run folder of `srddpm train`, checked and created (rank 0's work under
+    torchrun)."""
     if args.config:
         cfg_path = Path(args.config)
         if not cfg_path.is_file(): raise CLIError(f'{cfg_path}: configuration file not found')
@@ -155,16 +178,20 @@ def _train_setup(args):
     return cfg, out
 
 def cmd_train(args) -> int:
-    """Train all stages. Started by `torchrun`, every process runs this and together they train ONE data-parallel
-    run: they join torchrun's process group (nccl on GPUs, gloo on CPUs), each reads its shard of every batch, and
-    rank 0 alone checks the folder, writes and prints while the others wait."""
-    if args.resume and args.out: raise CLIError('give either --out (a new run) or --resume (an existing run), not both')
+    """Train all stages. Started by `torchrun`, every process runs this and together they train
+    ONE data-parallel run: they join torchrun's process group (nccl on GPUs, gloo on CPUs), each
+    reads its shard of every batch, and rank 0 alone checks the folder, writes and prints while
+    the others wait."""
+    if args.resume and args.out:
+        raise CLIError('give either --out (a new run) or --resume (an existing run), not both')
     if args.profile and not args.config:
-        if args.profile not in PROFILES: raise CLIError(f'unknown profile {args.profile!r}; valid: {", ".join(PROFILES)}')
+        if args.profile not in PROFILES:
+            raise CLIError(f'unknown profile {args.profile!r}; valid: {", ".join(PROFILES)}')
         os.environ['SRDDPM_PROFILE'] = args.profile
     if args.device: os.environ['SRDDPM_DEVICE'] = args.device          # every stage trains there
     try: setup_distributed()                                              # a no-op outside torchrun
-    except (RuntimeError, ValueError) as e: raise CLIError(f'cannot join the torchrun process group: {e}') from None
+    except (RuntimeError, ValueError) as e:
+        raise CLIError(f'cannot join the torchrun process group: {e}') from None
     try:
         cfg, out = run_on_rank0(_train_setup, args)
         try: train_srddpm(cfg, out, resume=bool(args.resume), show_progress=not args.quiet)
@@ -173,6 +200,7 @@ def cmd_train(args) -> int:
     finally: cleanup_distributed()
     return 0
 
+# %% ../nbs/26_cli_full_run.ipynb #1df5891f
 def _eval_images(data: Path, scale: int) -> dict:
     if (data / 'DIV2K_valid_HR').is_dir(): data = data / 'DIV2K_valid_HR'
     if not data.is_dir(): raise CLIError(f'{data}: evaluation folder not found')
@@ -182,7 +210,9 @@ def _eval_images(data: Path, scale: int) -> dict:
 
 def cmd_evaluate(args) -> int:
     ckpt = _checkpoint(args.checkpoint)
-    if ckpt is None: raise CLIError('no SRDDPM weights: pass --checkpoint DIR (a folder written by `srddpm train`)')
+    if ckpt is None:
+        raise CLIError('no SRDDPM weights: pass --checkpoint DIR '
+                       '(a folder written by `srddpm train`)')
     model = load_srddpm(ckpt, device=get_device(args.device))
     images = _eval_images(Path(args.data), model.config.scale)
     _check_counts(args)
@@ -191,34 +221,43 @@ def cmd_evaluate(args) -> int:
     kw = dict(model=model, scale=s, tile=args.tile, overlap=UPSCALE_OVERLAP)
     bp = f', +BP{args.project}' if args.project else ''
     methods = {'bicubic': lambda lr: upscale(lr, 'bicubic', scale=s),
-               'regression' + bp.replace(', ', ' '): lambda lr: upscale(lr, 'regression', project=args.project, **kw),
-               f'SRDDPM (DDIM-{args.steps}{bp})': lambda lr: upscale(lr, 'srddpm', n_steps=args.steps, generator=gen(),
-                                                                    show_progress=False, project=args.project, **kw)}
+               'regression' + bp.replace(', ', ' '):
+                   lambda lr: upscale(lr, 'regression', project=args.project, **kw),
+               f'SRDDPM (DDIM-{args.steps}{bp})':
+                   lambda lr: upscale(lr, 'srddpm', n_steps=args.steps, generator=gen(),
+                                      show_progress=False, project=args.project, **kw)}
     rows = evaluate_methods(methods, images, s, verbose=not args.quiet)
     print(format_table(rows))
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #fbd8cfe7
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='srddpm', description='SRDDPM: diffusion super-resolution (train, upscale, evaluate).')
+    p = argparse.ArgumentParser(
+        prog='srddpm', description='SRDDPM: diffusion super-resolution (train, upscale, evaluate).')
     p.add_argument('--version', action='version', version=f'srddpm {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train SRDDPM (all stages) from a configuration')
-    t.add_argument('--config', help='TOML configuration (configs/*.toml); default: the preset of the profile')
+    t.add_argument('--config',
+                   help='TOML configuration (configs/*.toml); default: the preset of the profile')
     t.add_argument('--profile', help='ci, book or full (when no --config is given)')
     t.add_argument('--out', help='output folder of a new run (default runs/srddpm_x<scale>)')
     t.add_argument('--resume', help='folder of an interrupted run to continue')
     u = sub.add_parser('upscale', help='upscale images')
     u.add_argument('inputs', nargs='+', help='input images')
-    u.add_argument('-o', '--output', required=True, help='output image (one input) or existing folder')
+    u.add_argument('-o', '--output', required=True,
+                   help='output image (one input) or existing folder')
     u.add_argument('--scale', type=int, default=4)
-    u.add_argument('--steps', type=int, default=UPSCALE_STEPS, help=f'DDIM sampling steps (default {UPSCALE_STEPS})')
+    u.add_argument('--steps', type=int, default=UPSCALE_STEPS,
+                   help=f'DDIM sampling steps (default {UPSCALE_STEPS})')
     u.add_argument('--tile', type=int, default=UPSCALE_TILE,
-                   help=f'tile size in LR pixels: memory is bounded by the tile, not the image (default {UPSCALE_TILE})')
+                   help=f'tile size in LR pixels: memory is bounded by the tile, not the image '
+                        f'(default {UPSCALE_TILE})')
     u.add_argument('--method', choices=('srddpm', 'regression', 'bicubic'), default='srddpm')
-    u.add_argument('--checkpoint', help='folder written by `srddpm train` (its final/ subfolder) or a model.safetensors')
+    u.add_argument('--checkpoint', help='folder written by `srddpm train` (its final/ subfolder) '
+                                        'or a model.safetensors')
     u.add_argument('--eta', type=float, default=0.0, help='DDIM eta: 0 deterministic, 1 DDPM-like')
-    u.add_argument('--average', type=int, default=1, help='average this many samples (less noise, less texture)')
+    u.add_argument('--average', type=int, default=1,
+                   help='average this many samples (less noise, less texture)')
     e = sub.add_parser('evaluate', help='evaluate on a folder of HR images (or a DIV2K root)')
     e.add_argument('--data', required=True)
     e.add_argument('--checkpoint')
@@ -226,23 +265,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--tile', type=int, default=UPSCALE_TILE)
     for q in (u, e):
         q.add_argument('--project', type=int, default=3,
-                       help='back-projection iterations onto the LR input after SRDDPM/regression (0 = off; default 3)')
+                       help='back-projection iterations onto the LR input after SRDDPM/regression '
+                            '(0 = off; default 3)')
     for q in (t, u, e):
-        q.add_argument('--device', default=None, help='cpu, cuda, mps (default: the best available)')
+        q.add_argument('--device', default=None,
+                       help='cpu, cuda, mps (default: the best available)')
         q.add_argument('--seed', type=int, default=0)
         q.add_argument('-q', '--quiet', action='store_true')
     return p
 
+# %% ../nbs/26_cli_full_run.ipynb #de850156
 def main(argv: list[str] | None = None) -> int:
-    "Run the `srddpm` command; return its exit code (2 for a user mistake, reported in one line on stderr)."
+    """Run the `srddpm` command; return its exit code (2 for a user mistake, reported in one line
+    on stderr)."""
     parser = build_parser()
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)
     try:
-        return {'train': cmd_train, 'upscale': cmd_upscale, 'evaluate': cmd_evaluate}[args.command](args)
+        commands = {'train': cmd_train, 'upscale': cmd_upscale, 'evaluate': cmd_evaluate}
+        return commands[args.command](args)
     except USER_ERRORS as e:
         msg = ' '.join(str(e).split()) or type(e).__name__          # always one line
-        if os.environ.get('RANK', '0') == '0': print(f'srddpm: error: {msg}', file=sys.stderr)   # once under torchrun
+        if os.environ.get('RANK', '0') == '0':                        # once under torchrun
+            print(f'srddpm: error: {msg}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if os.environ.get('RANK', '0') == '0': print('srddpm: interrupted', file=sys.stderr)
