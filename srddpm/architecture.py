@@ -9,7 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import *
 from .data import make_lr, bicubic_up
-from .diffusion import NoiseSchedule, DDIMScheduler, DDPMScheduler, diffusion_loss as _diffusion_loss, sample as _sample
+from .diffusion import (NoiseSchedule, DDIMScheduler, DDPMScheduler,
+                              diffusion_loss as _diffusion_loss, sample as _sample)
 from .unet import UNet
 
 # %% auto #0
@@ -22,7 +23,8 @@ class ResidualDenseBlock(nn.Module):
     "Five densely connected 3x3 convolutions with a scaled residual (eq. 1, left)."
     def __init__(self, nf: int = 32, gc: int = 16, beta: float = 0.2):
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(nf + k * gc, gc if k < 4 else nf, 3, padding=1) for k in range(5)])
+        self.convs = nn.ModuleList([nn.Conv2d(nf + k * gc, gc if k < 4 else nf, 3, padding=1)
+                                    for k in range(5)])
         self.beta = beta
 
     def forward(self, x):
@@ -41,21 +43,28 @@ class RRDB(nn.Module):
 
     def forward(self, x): return x + self.beta * self.rdbs(x)
 
+# %% ../nbs/21_architecture.ipynb #9c5bc39f
 class RRDBEncoder(nn.Module):
-    "Compact RRDB network: `forward(lr)` -> SR image (bicubic + learned correction), `features(lr)` -> (N, nf, h, w)."
-    def __init__(self, scale: int, in_ch: int = 3, nf: int = 32, n_blocks: int = 4, gc: int = 16, upsample: str = 'nearest'):
+    """Compact RRDB network: `forward(lr)` -> SR image (bicubic + learned correction),
+    `features(lr)` -> (N, nf, h, w)."""
+    def __init__(self, scale: int, in_ch: int = 3, nf: int = 32, n_blocks: int = 4, gc: int = 16,
+                 upsample: str = 'nearest'):
         super().__init__()
-        if scale not in (1, 2, 4, 8, 16): raise ValueError(f'scale must be a power of 2 (1..16), got {scale}')
-        if upsample not in ('nearest', 'pixelshuffle'): raise ValueError(f"upsample must be 'nearest' or 'pixelshuffle', got {upsample!r}")
+        if scale not in (1, 2, 4, 8, 16):
+            raise ValueError(f'scale must be a power of 2 (1..16), got {scale}')
+        if upsample not in ('nearest', 'pixelshuffle'):
+            raise ValueError(f"upsample must be 'nearest' or 'pixelshuffle', got {upsample!r}")
         self.scale, self.nf, self.upsample = scale, nf, upsample
         self.conv_first = nn.Conv2d(in_ch, nf, 3, padding=1)
         self.body = nn.Sequential(*[RRDB(nf, gc) for _ in range(n_blocks)])
         self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
         n_up = int(math.log2(scale))
-        self.ups = nn.ModuleList([nn.Conv2d(nf, nf * (4 if upsample == 'pixelshuffle' else 1), 3, padding=1) for _ in range(n_up)])
+        up_ch = nf * (4 if upsample == 'pixelshuffle' else 1)   # pixel shuffle: 4x the channels
+        self.ups = nn.ModuleList([nn.Conv2d(nf, up_ch, 3, padding=1) for _ in range(n_up)])
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
         self.conv_last = nn.Conv2d(nf, in_ch, 3, padding=1)
-        nn.init.zeros_(self.conv_last.weight); nn.init.zeros_(self.conv_last.bias)   # starts as bicubic
+        nn.init.zeros_(self.conv_last.weight)                     # the network starts as bicubic
+        nn.init.zeros_(self.conv_last.bias)
 
     def features(self, lr: torch.Tensor) -> torch.Tensor:
         "The LR-resolution features (N, nf, h, w): first conv + RRDB trunk with a long skip."
@@ -63,13 +72,15 @@ class RRDBEncoder(nn.Module):
         return f + self.conv_body(self.body(f))
 
     def head(self, feats: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        "Features -> SR image: upsample x2 per stage, two convs, added to the bicubic upsampling of `lr`."
+        """Features -> SR image: upsample x2 per stage, two convs, added to the bicubic upsampling
+        of `lr`."""
         h = feats
         for up in self.ups:
             if self.upsample == 'nearest': h = up(F.interpolate(h, scale_factor=2, mode='nearest'))
             else: h = F.pixel_shuffle(up(h), 2)
             h = F.leaky_relu(h, 0.2)
-        return bicubic_up(lr, self.scale, clamp=False) + self.conv_last(F.leaky_relu(self.conv_hr(h), 0.2))
+        correction = self.conv_last(F.leaky_relu(self.conv_hr(h), 0.2))
+        return bicubic_up(lr, self.scale, clamp=False) + correction
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(lr), lr)
@@ -79,9 +90,10 @@ def count_params(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 # %% ../nbs/21_architecture.ipynb #aee1d054
-def train_l1(model: nn.Module, dataset, n_steps: int, batch_size: int = 16, lr: float = 2e-4, seed: int = 0,
-             device=None, show_progress: bool = True, baseline=None) -> dict:
-    "Minimal L1 training of an LR->HR `model` on (lr, hr) pairs; returns {'loss': [...], 'baseline': [...]} (L1 of `baseline(lr)` on the same batches)."
+def train_l1(model: nn.Module, dataset, n_steps: int, batch_size: int = 16, lr: float = 2e-4,
+             seed: int = 0, device=None, show_progress: bool = True, baseline=None) -> dict:
+    """Minimal L1 training of an LR->HR `model` on (lr, hr) pairs; returns {'loss': [...],
+    'baseline': [...]} (L1 of `baseline(lr)` on the same batches, None without a baseline)."""
     device = get_device(device)
     model.to(device).train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
@@ -98,7 +110,8 @@ def train_l1(model: nn.Module, dataset, n_steps: int, batch_size: int = 16, lr: 
         losses.append(loss.item())
         if baseline is not None:
             with torch.no_grad(): base.append(F.l1_loss(baseline(x), y).item())
-        if show_progress and len(losses) % 10 == 0: bar.set_postfix(loss=f'{sum(losses[-10:]) / 10:.4f}')
+        if show_progress and len(losses) % 10 == 0:
+            bar.set_postfix(loss=f'{sum(losses[-10:]) / 10:.4f}')
     model.eval()
     return dict(loss=losses, baseline=base if baseline is not None else None)
 
@@ -113,10 +126,11 @@ class EncoderConfig:
 
 @dataclass
 class DenoiserConfig:
-    """Size and layout of the conditional U-Net. `cond_ch`: channels of the projected encoder features.
-    `space_to_depth` $f$: the U-Net works at 1/f of the HR size on f×f pixel blocks (pixel-unshuffle), f dividing
-    the scale. `norm`, `mid_attn`, `attn_resolutions`: GroupNorm and attention; without them the denoiser is local
-    (each output pixel sees a bounded neighbourhood), which tiled upscaling of large photos relies on."""
+    """Size and layout of the conditional U-Net. `cond_ch`: channels of the projected encoder
+    features. `space_to_depth` $f$: the U-Net works at 1/f of the HR size on f×f pixel blocks
+    (pixel-unshuffle), f dividing the scale. `norm`, `mid_attn`, `attn_resolutions`: GroupNorm and
+    attention; without them the denoiser is local (each output pixel sees a bounded
+    neighbourhood), which tiled upscaling of large photos relies on."""
     base_ch: int = 32
     ch_mults: tuple = (1, 2, 2)
     num_res_blocks: int = 1
@@ -127,11 +141,13 @@ class DenoiserConfig:
     norm: bool = False
     space_to_depth: int = 2
 
-# residual_scale when the config leaves it None: about 1/std of the residual on x4 training patches (measured below)
+# residual_scale when the config leaves it None: about 1/std of the residual on x4 training
+# patches (measured below)
 RESIDUAL_SCALE = {'bicubic': 8.0, 'encoder': 8.0}
 PREDICTION_TYPES = ('eps', 'x0', 'v')
 RESIDUAL_REFERENCES = ('bicubic', 'encoder')
 
+# %% ../nbs/21_architecture.ipynb #68332881
 @dataclass
 class SRDDPMConfig:
     "Everything that defines an SRDDPM model (JSON-serialisable with `to_dict`/`from_dict`)."
@@ -150,63 +166,89 @@ class SRDDPMConfig:
         if isinstance(self.denoiser, dict): self.denoiser = DenoiserConfig(**self.denoiser)
         self.denoiser.ch_mults = tuple(self.denoiser.ch_mults)
         self.denoiser.attn_resolutions = tuple(self.denoiser.attn_resolutions)
-        if self.scale not in (2, 4, 8): raise ValueError(f'scale must be 2, 4 or 8, got {self.scale}')
+        if self.scale not in (2, 4, 8):
+            raise ValueError(f'scale must be 2, 4 or 8, got {self.scale}')
         if self.T < 1: raise ValueError(f'T must be positive, got {self.T}')
-        if self.schedule not in ('linear', 'cosine'): raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
-        if self.prediction_type not in PREDICTION_TYPES: raise ValueError(f'prediction_type must be one of {PREDICTION_TYPES}, got {self.prediction_type!r}')
-        if self.residual_reference not in RESIDUAL_REFERENCES: raise ValueError(f'residual_reference must be one of {RESIDUAL_REFERENCES}, got {self.residual_reference!r}')
-        if self.residual_scale is None: self.residual_scale = RESIDUAL_SCALE[self.residual_reference]
-        if not self.residual_scale > 0: raise ValueError(f'residual_scale must be positive, got {self.residual_scale}')
+        if self.schedule not in ('linear', 'cosine'):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', got {self.schedule!r}")
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f'prediction_type must be one of {PREDICTION_TYPES}, '
+                             f'got {self.prediction_type!r}')
+        if self.residual_reference not in RESIDUAL_REFERENCES:
+            raise ValueError(f'residual_reference must be one of {RESIDUAL_REFERENCES}, '
+                             f'got {self.residual_reference!r}')
+        if self.residual_scale is None:
+            self.residual_scale = RESIDUAL_SCALE[self.residual_reference]
+        if not self.residual_scale > 0:
+            raise ValueError(f'residual_scale must be positive, got {self.residual_scale}')
         f = self.denoiser.space_to_depth
         if f < 1 or self.scale % f:
             raise ValueError(f'denoiser.space_to_depth must divide the scale {self.scale}, got {f}')
 
-    @property
-    def local(self) -> bool:
-        "True when the denoiser has no global operation (no attention, no GroupNorm): tiles then compose exactly."
-        d = self.denoiser
-        return not (d.mid_attn or d.attn_resolutions or d.norm)
+# %% ../nbs/21_architecture.ipynb #6d27068e
+def _config_local(self: SRDDPMConfig) -> bool:
+    """True when the denoiser has no global operation (no attention, no GroupNorm): tiles then
+    compose exactly."""
+    d = self.denoiser
+    return not (d.mid_attn or d.attn_resolutions or d.norm)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d['denoiser']['ch_mults'], d['denoiser']['attn_resolutions'] = list(self.denoiser.ch_mults), list(self.denoiser.attn_resolutions)
-        return d
+def _config_to_dict(self: SRDDPMConfig) -> dict:
+    "The configuration as a JSON-serialisable dict (tuples become lists)."
+    d = asdict(self)
+    d['denoiser']['ch_mults'] = list(self.denoiser.ch_mults)
+    d['denoiser']['attn_resolutions'] = list(self.denoiser.attn_resolutions)
+    return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> 'SRDDPMConfig':
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown: raise ValueError(f'unknown SRDDPMConfig fields: {sorted(unknown)}')
-        return cls(**copy.deepcopy(d))
+def _config_from_dict(cls, d: dict) -> SRDDPMConfig:
+    "The configuration of a `to_dict` dict; ValueError for an unknown field."
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown: raise ValueError(f'unknown SRDDPMConfig fields: {sorted(unknown)}')
+    return cls(**copy.deepcopy(d))
 
-    @classmethod
-    def for_profile(cls, profile: str | None = None, **overrides) -> 'SRDDPMConfig':
-        "The model-size preset of `profile` (default: the active one), with `overrides` of top-level fields."
-        profile = profile or get_profile()
-        if profile not in MODEL_PRESETS: raise ValueError(f'unknown profile {profile!r}; choose one of {list(MODEL_PRESETS)}')
-        p = MODEL_PRESETS[profile]
-        return cls(encoder=EncoderConfig(**p['encoder']), denoiser=DenoiserConfig(**p['denoiser']), **overrides)
+def _config_for_profile(cls, profile: str | None = None, **overrides) -> SRDDPMConfig:
+    """The model-size preset of `profile` (default: the active one), with `overrides` of
+    top-level fields. ValueError for an unknown profile."""
+    profile = profile or get_profile()
+    if profile not in MODEL_PRESETS:
+        raise ValueError(f'unknown profile {profile!r}; choose one of {list(MODEL_PRESETS)}')
+    p = MODEL_PRESETS[profile]
+    return cls(encoder=EncoderConfig(**p['encoder']), denoiser=DenoiserConfig(**p['denoiser']),
+               **overrides)
 
-# The same layout at every profile: local (no attention, no GroupNorm), working on 2x2 pixel blocks of the HR image
+SRDDPMConfig.local, SRDDPMConfig.to_dict = property(_config_local), _config_to_dict
+SRDDPMConfig.from_dict = classmethod(_config_from_dict)
+SRDDPMConfig.for_profile = classmethod(_config_for_profile)
+
+# %% ../nbs/21_architecture.ipynb #c8198e1d
+# The same layout at every profile: local (no attention, no GroupNorm), working on 2x2 pixel
+# blocks of the HR image
 MODEL_PRESETS = {
-    'ci':   dict(encoder=dict(nf=16, n_blocks=1, gc=8), denoiser=dict(base_ch=16, ch_mults=(1, 2, 2), num_res_blocks=1, cond_ch=16)),
-    'book': dict(encoder=dict(nf=32, n_blocks=2, gc=16), denoiser=dict(base_ch=32, ch_mults=(1, 2, 2), num_res_blocks=1, cond_ch=32)),
-    # SRDiff's sizes: RRDB 32 features x 8 blocks, U-Net 64 channels x (1, 2, 2, 4), 2 res blocks per level
-    'full': dict(encoder=dict(nf=32, n_blocks=8, gc=16), denoiser=dict(base_ch=64, ch_mults=(1, 2, 2, 4), num_res_blocks=2, cond_ch=32)),
+    'ci':   dict(encoder=dict(nf=16, n_blocks=1, gc=8),
+                 denoiser=dict(base_ch=16, ch_mults=(1, 2, 2), num_res_blocks=1, cond_ch=16)),
+    'book': dict(encoder=dict(nf=32, n_blocks=2, gc=16),
+                 denoiser=dict(base_ch=32, ch_mults=(1, 2, 2), num_res_blocks=1, cond_ch=32)),
+    # SRDiff's sizes: RRDB 32 features x 8 blocks, U-Net 64 channels x (1, 2, 2, 4),
+    # 2 res blocks per level
+    'full': dict(encoder=dict(nf=32, n_blocks=8, gc=16),
+                 denoiser=dict(base_ch=64, ch_mults=(1, 2, 2, 4), num_res_blocks=2, cond_ch=32)),
 }
 
 # %% ../nbs/21_architecture.ipynb #bb72a0dd
 class SRDDPM(nn.Module):
-    """SRDiff-style SR diffusion model (Li et al. 2022): RRDB encoder + U-Net on the rescaled residual to a reference
-    (eq. 2). Images are float tensors in [-1, 1]: LR (N, 3, h, w), HR (N, 3, h·scale, w·scale)."""
+    """SRDiff-style SR diffusion model (Li et al. 2022): RRDB encoder + U-Net on the rescaled
+    residual to a reference (eq. 2). Images are float tensors in [-1, 1]: LR (N, 3, h, w),
+    HR (N, 3, h·scale, w·scale). ValueError if `encoder` has another scale than `config`."""
     def __init__(self, config: SRDDPMConfig | None = None, encoder: RRDBEncoder | None = None):
         super().__init__()
         self.config = c = config or SRDDPMConfig()
         e, d = c.encoder, c.denoiser
-        self.encoder = encoder if encoder is not None else RRDBEncoder(c.scale, 3, e.nf, e.n_blocks, e.gc, e.upsample)
-        if self.encoder.scale != c.scale: raise ValueError(f'the encoder is x{self.encoder.scale}, the config x{c.scale}')
+        if encoder is None: encoder = RRDBEncoder(c.scale, 3, e.nf, e.n_blocks, e.gc, e.upsample)
+        self.encoder = encoder
+        if self.encoder.scale != c.scale:
+            raise ValueError(f'the encoder is x{self.encoder.scale}, the config x{c.scale}')
         self.cond_proj = nn.Conv2d(self.encoder.nf, d.cond_ch, 3, padding=1)
-        blk = 3 * d.space_to_depth ** 2                    # channels of one f x f block of an RGB image
+        blk = 3 * d.space_to_depth ** 2              # channels of one f x f block of an RGB image
         self.denoiser = UNet(in_ch=blk, out_ch=blk, base_ch=d.base_ch, ch_mults=d.ch_mults,
                              num_res_blocks=d.num_res_blocks, attn_resolutions=d.attn_resolutions,
                              cond_ch=d.cond_ch + (blk if c.cond_image else 0), dropout=d.dropout,
@@ -219,7 +261,8 @@ class SRDDPM(nn.Module):
 
     @property
     def lr_multiple(self) -> int:
-        "Tiles start at multiples of this many LR pixels so that they see the U-Net's strided grid as the image does."
+        """Tiles start at multiples of this many LR pixels so that they see the U-Net's strided
+        grid as the image does."""
         return max(1, self.config.denoiser.space_to_depth * self.denoiser.multiple // self.scale)
 
     def freeze_encoder(self, frozen: bool = True) -> 'SRDDPM':
@@ -235,100 +278,124 @@ class SRDDPM(nn.Module):
         return self
 
     def _check_lr(self, lr):
-        if lr.ndim != 4 or lr.shape[1] != 3: raise ValueError(f'lr must be (N, 3, h, w), got shape {tuple(lr.shape)}')
+        if lr.ndim != 4 or lr.shape[1] != 3:
+            raise ValueError(f'lr must be (N, 3, h, w), got shape {tuple(lr.shape)}')
 
-    def prepare(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reference image (N, 3, H, W), condition (N, C, H/f, W/f)) for LR images (N, 3, h, w) in [-1, 1]; one
-        encoder pass. The condition lives at the denoiser's working size, 1/f of the HR size."""
-        self._check_lr(lr)
-        f = self.config.denoiser.space_to_depth
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
-            feats = self.encoder.features(lr)
-            if self.config.residual_reference == 'encoder': ref = self.encoder.head(feats, lr).clamp(-1, 1)
-            else: ref = bicubic_up(lr, self.scale)
-        up = feats if self.scale == f else F.interpolate(feats, scale_factor=self.scale // f, mode='bilinear',
-                                                         align_corners=False)       # LR features -> HR/f size
-        cond = self.cond_proj(up)
-        if self.config.cond_image: cond = torch.cat([cond, F.pixel_unshuffle(ref, f)], 1)
-        return ref, cond
+# %% ../nbs/21_architecture.ipynb #c69bde22
+def _srddpm_prepare(self: SRDDPM, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reference image (N, 3, H, W), condition (N, C, H/f, W/f)) for LR images (N, 3, h, w) in
+    [-1, 1]; one encoder pass. The condition lives at the denoiser's working size, 1/f of the HR
+    size. ValueError unless `lr` is (N, 3, h, w)."""
+    self._check_lr(lr)
+    f = self.config.denoiser.space_to_depth
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+        feats = self.encoder.features(lr)
+        if self.config.residual_reference == 'encoder':
+            ref = self.encoder.head(feats, lr).clamp(-1, 1)
+        else: ref = bicubic_up(lr, self.scale)
+    up = feats if self.scale == f else F.interpolate(feats, scale_factor=self.scale // f,
+                                                     mode='bilinear', align_corners=False)
+    cond = self.cond_proj(up)                                      # LR features -> HR/f size
+    if self.config.cond_image: cond = torch.cat([cond, F.pixel_unshuffle(ref, f)], 1)
+    return ref, cond
 
-    def reference(self, lr: torch.Tensor) -> torch.Tensor:
-        "The reference image of eq. 2: bicubic-up(lr) or the encoder's SR output (clamped to [-1, 1])."
-        if self.config.residual_reference == 'bicubic': return bicubic_up(lr, self.scale)
-        return self.prepare(lr)[0]
+def _srddpm_reference(self: SRDDPM, lr: torch.Tensor) -> torch.Tensor:
+    "The reference image of eq. 2: bicubic-up(lr) or the encoder's SR output (clamped to [-1, 1])."
+    if self.config.residual_reference == 'bicubic': return bicubic_up(lr, self.scale)
+    return self.prepare(lr)[0]
 
-    def cond(self, lr: torch.Tensor) -> torch.Tensor:
-        "The denoiser's condition: projected upsampled encoder features (+ the reference image), at 1/f of the HR size."
-        return self.prepare(lr)[1]
+def _srddpm_cond(self: SRDDPM, lr: torch.Tensor) -> torch.Tensor:
+    """The denoiser's condition: projected upsampled encoder features (+ the reference image), at
+    1/f of the HR size."""
+    return self.prepare(lr)[1]
 
-    def to_residual(self, hr, lr, ref=None):
-        "$r_0 = \\lambda(x_{HR} - ref(x_{LR}))$ (eq. 2)."
-        ref = self.reference(lr) if ref is None else ref
-        return self.config.residual_scale * (hr - ref)
+SRDDPM.prepare, SRDDPM.reference, SRDDPM.cond = _srddpm_prepare, _srddpm_reference, _srddpm_cond
 
-    def from_residual(self, res, lr, ref=None):
-        "$\\hat x_{HR} = ref(x_{LR}) + r/\\lambda$ (eq. 2), not clamped."
-        ref = self.reference(lr) if ref is None else ref
-        return ref + res / self.config.residual_scale
+# %% ../nbs/21_architecture.ipynb #66df4458
+def _srddpm_to_residual(self: SRDDPM, hr, lr, ref=None):
+    "$r_0 = \\lambda(x_{HR} - ref(x_{LR}))$ (eq. 2)."
+    ref = self.reference(lr) if ref is None else ref
+    return self.config.residual_scale * (hr - ref)
 
-    def denoise(self, x_t: torch.Tensor, t, cond: torch.Tensor) -> torch.Tensor:
-        """The denoiser's output (N, 3, H, W) for the noisy residual `x_t` (N, 3, H, W) at steps `t`: the U-Net runs
-        on f×f pixel blocks (pixel-unshuffle), and its output is put back in place (pixel-shuffle)."""
-        f = self.config.denoiser.space_to_depth
-        if f == 1: return self.denoiser(x_t, t, cond)
-        return F.pixel_shuffle(self.denoiser(F.pixel_unshuffle(x_t, f), t, cond), f)
+def _srddpm_from_residual(self: SRDDPM, res, lr, ref=None):
+    "$\\hat x_{HR} = ref(x_{LR}) + r/\\lambda$ (eq. 2), not clamped."
+    ref = self.reference(lr) if ref is None else ref
+    return ref + res / self.config.residual_scale
 
-    def forward(self, x_t, t, lr=None, cond=None):
-        "The denoiser's output for the noisy residual `x_t` at steps `t`, given `lr` or a precomputed `cond`."
-        if cond is None:
-            if lr is None: raise ValueError('give lr or cond')
-            cond = self.prepare(lr)[1]
-        return self.denoise(x_t, t, cond)
+def _srddpm_denoise(self: SRDDPM, x_t: torch.Tensor, t, cond: torch.Tensor) -> torch.Tensor:
+    """The denoiser's output (N, 3, H, W) for the noisy residual `x_t` (N, 3, H, W) at steps `t`:
+    the U-Net runs on f×f pixel blocks (pixel-unshuffle), and its output is put back in place
+    (pixel-shuffle)."""
+    f = self.config.denoiser.space_to_depth
+    if f == 1: return self.denoiser(x_t, t, cond)
+    return F.pixel_shuffle(self.denoiser(F.pixel_unshuffle(x_t, f), t, cond), f)
 
-    def denoise_step(self, lr, hr, generator=None) -> dict:
-        "One training draw: t uniform, r_t = q-sample(r_0); returns the output, its target and the implied x_0 / HR."
-        ref, cond = self.prepare(lr)
-        r0 = self.to_residual(hr, lr, ref)
-        s, n = self.schedule, hr.shape[0]
-        gdev = generator.device if generator is not None else hr.device
-        t = torch.randint(0, s.T, (n,), generator=generator, device=gdev).to(hr.device)
-        noise = torch.randn(hr.shape, generator=generator, device=gdev, dtype=hr.dtype).to(hr.device)
-        r_t = s.q_sample(r0, t, noise)
-        out = self.denoise(r_t, t, cond)
-        pt = self.config.prediction_type
-        r0_pred = s.predict_x0(r_t, t, out, pt)
-        return dict(t=t, noise=noise, r0=r0, r_t=r_t, output=out, target=s.target(r0, noise, t, pt),
-                    r0_pred=r0_pred, hr_pred=self.from_residual(r0_pred, lr, ref), ref=ref)
+def _srddpm_forward(self: SRDDPM, x_t, t, lr=None, cond=None):
+    """The denoiser's output for the noisy residual `x_t` at steps `t`, given `lr` or a
+    precomputed `cond` (ValueError without either)."""
+    if cond is None:
+        if lr is None: raise ValueError('give lr or cond')
+        cond = self.prepare(lr)[1]
+    return self.denoise(x_t, t, cond)
 
-    def diffusion_loss(self, lr, hr, loss_type: str = 'l1', generator=None) -> torch.Tensor:
-        "The simple diffusion loss on the rescaled residual (L1 or MSE between output and target)."
-        ref, cond = self.prepare(lr)
-        r0 = self.to_residual(hr, lr, ref)
-        return _diffusion_loss(self.denoise, r0, self.schedule, self.config.prediction_type, loss_type, generator,
-                               cond=cond)
+SRDDPM.to_residual, SRDDPM.from_residual = _srddpm_to_residual, _srddpm_from_residual
+SRDDPM.denoise, SRDDPM.forward = _srddpm_denoise, _srddpm_forward
 
-    @torch.no_grad()
-    def sample(self, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0, generator=None,
-               show_progress: bool = True, x_T: torch.Tensor | None = None, callback=None) -> torch.Tensor:
-        """Super-resolve `lr` (N, 3, h, w) in [-1, 1]: the reverse chain on the residual, from `x_T` (the HR-sized
-        start noise; drawn with `generator` when None), with DDIM (`eta`) or DDPM and `n_steps` (None = all T).
-        Returns HR images in [-1, 1]. `callback()` is called after every denoising step."""
-        self._check_lr(lr)
-        ref, cond = self.prepare(lr)
-        clip = 2 * self.config.residual_scale              # |x_HR - ref| <= 2 in [-1, 1]
-        pt = self.config.prediction_type
-        if sampler == 'ddim': sch = DDIMScheduler(self.schedule, pt, eta=eta, clip_x0=clip)
-        elif sampler == 'ddpm': sch = DDPMScheduler(self.schedule, pt, clip_x0=clip)
-        else: raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
-        fn = self.denoise if callback is None else (lambda x, t, cond: (self.denoise(x, t, cond), callback())[0])
-        res = _sample(fn, ref.shape, sch, n_steps=n_steps, generator=generator, cond=dict(cond=cond),
-                      show_progress=show_progress, device=lr.device, dtype=lr.dtype, x_T=x_T)
-        return self.from_residual(res, lr, ref).clamp(-1, 1)
+# %% ../nbs/21_architecture.ipynb #fdcadc86
+def _srddpm_denoise_step(self: SRDDPM, lr, hr, generator=None) -> dict:
+    """One training draw: t uniform, r_t = q-sample(r_0); returns the output, its target and the
+    implied x_0 / HR."""
+    ref, cond = self.prepare(lr)
+    r0 = self.to_residual(hr, lr, ref)
+    s, n = self.schedule, hr.shape[0]
+    gdev = generator.device if generator is not None else hr.device
+    t = torch.randint(0, s.T, (n,), generator=generator, device=gdev).to(hr.device)
+    noise = torch.randn(hr.shape, generator=generator, device=gdev, dtype=hr.dtype).to(hr.device)
+    r_t = s.q_sample(r0, t, noise)
+    out = self.denoise(r_t, t, cond)
+    pt = self.config.prediction_type
+    r0_pred = s.predict_x0(r_t, t, out, pt)
+    return dict(t=t, noise=noise, r0=r0, r_t=r_t, output=out, target=s.target(r0, noise, t, pt),
+                r0_pred=r0_pred, hr_pred=self.from_residual(r0_pred, lr, ref), ref=ref)
+
+def _srddpm_diffusion_loss(self: SRDDPM, lr, hr, loss_type: str = 'l1',
+                           generator=None) -> torch.Tensor:
+    "The simple diffusion loss on the rescaled residual (L1 or MSE between output and target)."
+    ref, cond = self.prepare(lr)
+    r0 = self.to_residual(hr, lr, ref)
+    return _diffusion_loss(self.denoise, r0, self.schedule, self.config.prediction_type,
+                           loss_type, generator, cond=cond)
+
+SRDDPM.denoise_step, SRDDPM.diffusion_loss = _srddpm_denoise_step, _srddpm_diffusion_loss
+
+# %% ../nbs/21_architecture.ipynb #5668cdbe
+@torch.no_grad()
+def _srddpm_sample(self: SRDDPM, lr, n_steps: int | None = None, sampler: str = 'ddim',
+                   eta: float = 0.0, generator=None, show_progress: bool = True,
+                   x_T: torch.Tensor | None = None, callback=None) -> torch.Tensor:
+    """Super-resolve `lr` (N, 3, h, w) in [-1, 1]: the reverse chain on the residual, from `x_T`
+    (the HR-sized start noise; drawn with `generator` when None), with DDIM (`eta`) or DDPM and
+    `n_steps` (None = all T). Returns HR images in [-1, 1]. `callback()` is called after every
+    denoising step. ValueError for an unknown `sampler`."""
+    self._check_lr(lr)
+    ref, cond = self.prepare(lr)
+    clip = 2 * self.config.residual_scale              # |x_HR - ref| <= 2 in [-1, 1]
+    pt = self.config.prediction_type
+    if sampler == 'ddim': sch = DDIMScheduler(self.schedule, pt, eta=eta, clip_x0=clip)
+    elif sampler == 'ddpm': sch = DDPMScheduler(self.schedule, pt, clip_x0=clip)
+    else: raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+    if callback is None: fn = self.denoise
+    else: fn = lambda x, t, cond: (self.denoise(x, t, cond), callback())[0]
+    res = _sample(fn, ref.shape, sch, n_steps=n_steps, generator=generator, cond=dict(cond=cond),
+                  show_progress=show_progress, device=lr.device, dtype=lr.dtype, x_T=x_T)
+    return self.from_residual(res, lr, ref).clamp(-1, 1)
+
+SRDDPM.sample = _srddpm_sample
 
 # %% ../nbs/21_architecture.ipynb #badec5d1
 def denoiser_gflop(config: SRDDPMConfig, lr_px: int = 64) -> float:
-    """GFLOP of one denoiser evaluation per output megapixel, for an `lr_px`×`lr_px` LR tile: counted by torch's
-    FLOP counter on the meta device (shapes only, no memory or time spent)."""
+    """GFLOP of one denoiser evaluation per output megapixel, for an `lr_px`×`lr_px` LR tile:
+    counted by torch's FLOP counter on the meta device (shapes only, no memory or time spent)."""
     from torch.utils.flop_counter import FlopCounterMode
     m = SRDDPM(config).to('meta')
     ref, cond = m.prepare(torch.zeros(1, 3, lr_px, lr_px, device='meta'))
