@@ -47,3 +47,37 @@ def test_every_chapter_has_the_colab_install_cell():
         nb = json.loads(p.read_text())
         srcs = [''.join(c['source']) if isinstance(c['source'], list) else c['source'] for c in nb['cells']]
         assert want in srcs, f'{p.name}: no install cell for Colab matching _config.yml (run tools/colab_cell.py)'
+
+def _cells(p):
+    nb = json.loads(p.read_text())
+    return [(c['cell_type'], ''.join(c['source']) if isinstance(c['source'], list) else c['source'],
+             c.get('metadata', {}).get('tags', [])) for c in nb['cells']]
+
+def test_every_chapter_ends_with_exercises():
+    """Every chapter's last section is `## Exercises`: 2-4 numbered exercises, each followed by its solution in a
+    collapsed (hide-cell) code cell that asserts its own answer, so that executing the chapter checks it."""
+    bad = []
+    for f in _toc_files():
+        p = ROOT / (f + '.ipynb')
+        if not p.exists(): continue
+        cells = _cells(p)
+        heads = [i for i, (t, s, _) in enumerate(cells) if t == 'markdown' and re.search(r'^## Exercises\s*$', s, re.M)]
+        if not heads:
+            bad.append(f'{p.name}: no "## Exercises" section'); continue
+        rest = cells[heads[-1]:]
+        if any(t == 'markdown' and re.search(r'^##? ', s, re.M) for t, s, _ in rest[1:]):
+            bad.append(f'{p.name}: a section follows the exercises'); continue
+        starts = [i for i, (t, s, _) in enumerate(rest) if t == 'markdown' and re.search(r'^\*\*\d+\. \(', s, re.M)]
+        if not 2 <= len(starts) <= 4: bad.append(f'{p.name}: {len(starts)} exercises')
+        for k, i in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else len(rest)
+            sols = [s for t, s, tags in rest[i + 1:end] if t == 'code' and 'hide-cell' in tags]
+            if not sols or not any(re.search(r'\bassert\b|assert_close|assert_allclose', s) for s in sols):
+                bad.append(f'{p.name}: exercise {k + 1} has no hidden solution that asserts its answer')
+    assert not bad, bad
+
+def test_code_fits_the_page():
+    "Code lines shown in the book (and exported) stay within 100 characters."
+    long = [f'{p.name}: {len(l)} chars: {l[:60]}...' for f in _toc_files() if (p := ROOT / (f + '.ipynb')).exists()
+            for t, s, _ in _cells(p) if t == 'code' for l in s.splitlines() if len(l) > 100]
+    assert not long, f'{len(long)} code lines over 100 characters: {long[:10]}'

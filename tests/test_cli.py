@@ -158,7 +158,7 @@ def test_out_of_memory_names_a_tile_that_fits(files):
     "A real allocation failure (address space capped) is one line naming a --tile that was tried and fits."
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(files / 'big.png')
     argv = ['upscale', str(files / 'big.png'), '-o', str(files / 'o.png'), '--steps', '1', '--tile', '200', '-q']
-    r = subprocess.run([sys.executable, '-c', _OOM, '600', *argv], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, '-c', _OOM, '200', *argv], capture_output=True, text=True, timeout=600)
     assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
     err = r.stderr.strip()
     assert err.startswith('srddpm: error:') and '\n' not in err and 'out of memory' in err, err
@@ -167,7 +167,7 @@ def test_out_of_memory_names_a_tile_that_fits(files):
     assert m, err
     tile = int(m.group(1))
     assert tile < 200
-    r2 = subprocess.run([sys.executable, '-c', _OOM, '600', *argv[:-3], '--tile', str(tile), '-q'],
+    r2 = subprocess.run([sys.executable, '-c', _OOM, '200', *argv[:-3], '--tile', str(tile), '-q'],
                         capture_output=True, text=True, timeout=600)
     assert r2.returncode == 0, r2.stderr[-1500:]
     assert not list(files.glob('.o.png.*'))
