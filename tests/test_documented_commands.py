@@ -169,3 +169,35 @@ def test_cli_errors_under_torchrun_are_one_line(workdir):
     assert r.returncode != 0
     errors = [l for l in r.stderr.splitlines() if l.startswith('srddpm: error:')]
     assert errors == ['srddpm: error: runs/none: no run to resume there'], r.stderr[-2000:]
+
+
+def documented_use_commands() -> list[str]:
+    "Every `srddpm upscale` / `srddpm evaluate` command line in README.md's code blocks, as written."
+    blocks = re.findall(r'```[a-z]*\n(.*?)```', (ROOT / 'README.md').read_text(), flags=re.S)
+    return [l.split(' #')[0].strip() for b in blocks for l in b.splitlines()
+            if re.match(r'srddpm (upscale|evaluate)\b', l.strip())]
+
+
+def test_readme_upscale_and_evaluate_commands_run_as_written(tmp_path):
+    """README's upscale and evaluate lines run exactly as written (photo.png: a photograph's 60x80 crop; DIR: a
+    folder of two HR crops; runs/x4: a run folder holding a model) and write what they say."""
+    commands = documented_use_commands()
+    assert any('--method bicubic' in c for c in commands) and any(c.startswith('srddpm evaluate') for c in commands)
+    from srddpm.data import load_photo, center_crop
+    from srddpm.cli import default_checkpoint
+    from PIL import Image
+    Image.fromarray(center_crop(load_photo('chelsea'), 80)[:60]).save(tmp_path / 'photo.png')
+    (tmp_path / 'DIR').mkdir()
+    for name in ('chelsea', 'flower'):
+        Image.fromarray(center_crop(load_photo(name), 96)).save(tmp_path / 'DIR' / f'{name}.png')
+    shutil.copytree(default_checkpoint(), tmp_path / 'runs' / 'x4' / 'final')
+    env = dict(os.environ, PATH=f'{BIN}{os.pathsep}{os.environ["PATH"]}', SRDDPM_PROGRESS='0')
+    for command in commands:
+        (tmp_path / 'photo_x4.png').unlink(missing_ok=True)
+        r = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, (command, r.stderr[-2000:])
+        if 'upscale' in command:
+            from PIL import Image
+            assert Image.open(tmp_path / 'photo_x4.png').size == (320, 240), command
+        else:
+            assert 'bicubic' in r.stdout and 'chelsea' in r.stdout, r.stdout
