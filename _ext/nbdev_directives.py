@@ -106,15 +106,18 @@ def _on_source_read(app, docname, source):
 # Docstrings are written in the notebooks' Markdown (`code`, $maths$), but autodoc parses them as
 # reStructuredText, where `|x|`, `p_` or a lone backtick are markup errors. Translate the two
 # constructs we use and escape every other RST special character.
-_SEGMENT = re.compile(r'(\$[^$]+\$|`[^`]+`)')
+# A segment may run over several lines of the docstring (a wrapped formula), never over a blank line;
+# its line breaks become spaces, so that a formula continued on a line starting with "+" or "-" is not
+# read as a list.
+_SEGMENT = re.compile(r'(\$(?:[^$\n]|\n(?![ \t]*\n))+\$|`(?:[^`\n]|\n(?![ \t]*\n))+`)')
 
-def _md_line_to_rst(line):
-    parts = _SEGMENT.split(line)
+def _md_to_rst(text):
+    parts = _SEGMENT.split(text)
     out = []
     for i, part in enumerate(parts):
         if not part: continue
         if i % 2:                                   # a $math$ or `code` segment
-            body = part[1:-1]
+            body = re.sub(r'[ \t]*\n[ \t]*', ' ', part[1:-1])
             seg = ':math:`' + body.replace('`', "'") + '`' if part[0] == '$' else '``' + body.replace('``', '` `') + '``'
             # inline markup must touch whitespace on both sides: an escaped space ("\\ ") renders as nothing
             before, after = ''.join(parts[:i]), ''.join(parts[i + 1:])
@@ -126,7 +129,7 @@ def _md_line_to_rst(line):
     return ''.join(out)
 
 def _on_docstring(app, what, name, obj, options, lines):
-    lines[:] = [_md_line_to_rst(l) for l in lines]
+    lines[:] = _md_to_rst('\n'.join(lines)).split('\n')
 
 def setup(app):
     app.connect('source-read', _on_source_read)
