@@ -43,6 +43,8 @@ def write_image_atomic(path: Path, img: np.ndarray):
                        '(use .png, .jpg, .bmp, .tif or .webp)')
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; the result gets the usual permissions
     try:
         Image.fromarray(img).save(tmp)
         os.replace(tmp, path)
@@ -83,6 +85,24 @@ def _check_counts(args):
         raise CLIError(f'--steps must be at least 1, got {args.steps}')
     if args.project < 0:
         raise CLIError(f'--project must be 0 (off) or more iterations, got {args.project}')
+    eta, average = getattr(args, 'eta', 0.0), getattr(args, 'average', 1)
+    if not 0 <= eta <= 1: raise CLIError(f'--eta must lie in [0, 1], got {eta}')
+    if average < 1: raise CLIError(f'--average must be at least 1, got {average}')
+
+def _check_steps(steps, model):
+    "The DDIM steps against the model's diffusion length T (known once the model is loaded)."
+    if steps is not None and model is not None and steps > model.config.T:
+        raise CLIError(f'--steps must lie in 1..{model.config.T} for this model, got {steps}')
+
+def _device(name):
+    "get_device, with a device that is unknown or absent on this machine as a CLIError."
+    try:
+        d = get_device(name)
+        torch.empty(0, device=d)
+        return d
+    except (RuntimeError, AssertionError, ValueError) as e:
+        why = str(e).splitlines()[0][:120]
+        raise CLIError(f'device {name!r} is not usable here: {why}') from None
 
 def _check_tile_arg(tile, model):
     "The library's own tile check (`check_tile`), worded for the command line."
@@ -130,12 +150,13 @@ def cmd_upscale(args) -> int:
             raise CLIError('no SRDDPM weights: none are shipped with this installation; pass '
                            '--checkpoint DIR (a folder written by `srddpm train`) or use '
                            '--method bicubic')
-        model = load_srddpm(ckpt, device=get_device(args.device))
+        model = load_srddpm(ckpt, device=_device(args.device))
         model = model.to(memory_format=torch.channels_last)      # ~10% faster
         if model.config.scale != args.scale:
             raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, '
                            f'not x{args.scale}: pass --scale {model.config.scale}')
     _check_tile_arg(args.tile, model)
+    _check_steps(args.steps, model)
     seed_everything(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     for img, src, dst in zip(images, inputs, outputs):
@@ -213,7 +234,7 @@ def cmd_evaluate(args) -> int:
     if ckpt is None:
         raise CLIError('no SRDDPM weights: pass --checkpoint DIR '
                        '(a folder written by `srddpm train`)')
-    model = load_srddpm(ckpt, device=get_device(args.device))
+    model = load_srddpm(ckpt, device=_device(args.device))
     images = _eval_images(Path(args.data), model.config.scale)
     _check_counts(args)
     _check_tile_arg(args.tile, model)

@@ -40,6 +40,11 @@ def test_bicubic_upscale_single_and_many(files, capsys):
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--checkpoint', '{d}/nothing_here'], ''),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '0'], 'at least 1'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--project', '-1'], '--project'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--eta', '-1'], '--eta'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--eta', 'nan'], '--eta'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--average', '0'], '--average'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '101'], '--steps must lie in 1..100'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--device', 'foo'], "device 'foo'"),
     (['train', '--config', '{d}/missing.toml'], 'not found'),
     (['train', '--resume', '{d}/norun'], 'no run to resume'),
     (['evaluate', '--data', '{d}/nodata', '--checkpoint', '{d}/nothing_here'], ''),
@@ -194,3 +199,11 @@ def _gain_over_bicubic(files, name, hr) -> float:
     gain = psnr(sr, hr, crop_border=4, y_channel=True) - psnr(bic, hr, crop_border=4, y_channel=True)
     print(f'{name} {hr.shape[1]}x{hr.shape[0]}: PSNR-Y gain over bicubic {gain:.2f} dB')
     return gain
+
+
+def test_output_files_get_the_usual_permissions(files):
+    "An upscaled image is readable as any file the user writes (the umask's permissions, not mkstemp's 0600)."
+    old = os.umask(0o022)
+    try: assert main(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--method', 'bicubic', '-q']) == 0
+    finally: os.umask(old)
+    assert (files / 'o.png').stat().st_mode & 0o777 == 0o644
