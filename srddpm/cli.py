@@ -68,16 +68,21 @@ def _check_writable_dir(d: Path):
 # %% ../nbs/26_cli_full_run.ipynb #f511c4fc
 def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
     """Where each input's result goes: OUT itself for one input (unless OUT is a folder), else
-    OUT/<name>_x<scale>.png."""
+    OUT/<name>_x<scale>.png. An output that is one of the inputs is refused, never overwritten."""
     if len(inputs) == 1 and not out.is_dir():
         _check_writable_dir(out.parent if str(out.parent) else Path('.'))
-        return [out]
-    if not out.is_dir():
-        raise CLIError(f'{out}: with several inputs, -o must be an existing folder')
-    _check_writable_dir(out)
-    names = [out / f'{p.stem}_x{scale}.png' for p in inputs]
-    if len(set(names)) != len(names):
-        raise CLIError('two inputs have the same file name; upscale them separately')
+        names = [out]
+    else:
+        if not out.is_dir():
+            raise CLIError(f'{out}: with several inputs, -o must be an existing folder')
+        _check_writable_dir(out)
+        names = [out / f'{p.stem}_x{scale}.png' for p in inputs]
+        if len(set(names)) != len(names):
+            raise CLIError('two inputs have the same file name; upscale them separately')
+    sources = {p.resolve() for p in inputs}
+    for dst in names:
+        if dst.resolve() in sources:
+            raise CLIError(f'{dst}: is also an input and would be overwritten; choose another -o')
     return names
 
 def _check_counts(args):

@@ -57,6 +57,18 @@ def test_user_mistakes(files, capsys, argv, needle):
     assert needle in err, err
     assert not (files / 'o.png').exists() and not list(files.glob('.o.*')), 'nothing half-written'
 
+def test_output_that_is_an_input_is_refused(files, capsys):
+    "-o naming an input (directly, by another path, or through the folder's naming) loses nothing."
+    (files / 'out' / 'small_x4.png').write_bytes((files / 'small.png').read_bytes())
+    before = {p: p.read_bytes() for p in (files / 'small.png', files / 'out' / 'small_x4.png')}
+    for argv in (['{d}/small.png', '-o', '{d}/small.png'], ['{d}/small.png', '-o', '{d}/out/../small.png'],
+                 ['{d}/small.png', '{d}/out/small_x4.png', '-o', '{d}/out']):
+        code, err = _run(['upscale', *[a.format(d=files) for a in argv], '--method', 'bicubic'], capsys)
+        assert code == 2 and err.startswith('srddpm: error:') and '\n' not in err, err
+        assert 'is also an input' in err, err
+    assert all(p.read_bytes() == b for p, b in before.items())
+    assert sorted(p.name for p in (files / 'out').iterdir()) == ['small_x4.png']
+
 def test_unwritable_output_folder(files, capsys):
     if os.geteuid() == 0: pytest.skip('root can write anywhere')
     ro = files / 'ro'; ro.mkdir(); ro.chmod(0o500)
