@@ -33,7 +33,7 @@ def default_checkpoint() -> Path | None:
     return p if (p / 'model.safetensors').exists() else None
 
 def write_image_atomic(path: Path, img: np.ndarray):
-    """Write a uint8 H×W×3 image to `path` via a temporary file in the same folder, renamed into
+    """Write a uint8 H×W×3 (or H×W grey) image to `path` via a temporary file in the same folder, renamed into
     place. CLIError for an unsupported file suffix."""
     from PIL import Image
     path = Path(path)
@@ -181,6 +181,8 @@ def cmd_upscale(args) -> int:
                     'no tile fits: free some memory, or use --method bicubic')
             raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with '
                            f'--tile {args.tile}; {hint}') from None
+        if (img == img[..., :1]).all():         # a grey photo comes out grey, not faintly coloured
+            sr = np.round(sr.mean(-1, dtype=np.float64)).astype(np.uint8)
         write_image_atomic(dst, sr)
         if not args.quiet:
             mp = sr.shape[0] * sr.shape[1] / 1e6

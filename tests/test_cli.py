@@ -27,7 +27,8 @@ def test_bicubic_upscale_single_and_many(files, capsys):
     assert main(['upscale', str(files / 'small.png'), str(files / 'grey.png'), '-o', str(files / 'out'),
                  '--method', 'bicubic', '--scale', '2', '-q']) == 0
     assert sorted(p.name for p in (files / 'out').iterdir()) == ['grey_x2.png', 'small_x2.png']
-    assert Image.open(files / 'out' / 'grey_x2.png').mode == 'RGB'
+    assert Image.open(files / 'out' / 'grey_x2.png').mode == 'L'
+    assert Image.open(files / 'out' / 'small_x2.png').mode == 'RGB'
 
 @pytest.mark.parametrize('argv, needle', [
     (['upscale', '{d}/missing.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'no such file'),
@@ -98,6 +99,11 @@ def test_shipped_weights_upscale(files, capsys):
     code, err = _run(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--steps', '2', '-q'], capsys)
     assert code == 0, err
     assert np.asarray(Image.open(files / 'o.png')).shape == (80, 112, 3)
+    # a grey photo comes back grey: SRDDPM's output, averaged over its channels, not faint colour
+    code, err = _run(['upscale', str(files / 'grey.png'), '-o', str(files / 'g.png'), '--steps', '2', '-q'], capsys)
+    assert code == 0, err
+    out = Image.open(files / 'g.png')
+    assert out.mode == 'L' and out.size == (48, 48)
 
 def test_wheel_contains_shipped_weights(tmp_path):
     "The built wheel (what `pip install .` installs) carries the weights next to the code."
