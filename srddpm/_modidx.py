@@ -404,6 +404,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'srddpm.training.state_digest': ('training.html#state_digest', 'srddpm/training.py'),
                                  'srddpm.training.step_seed': ('training.html#step_seed', 'srddpm/training.py'),
                                  'srddpm.training.to_device': ('training.html#to_device', 'srddpm/training.py'),
+                                 'srddpm.training.usual_mode': ('training.html#usual_mode', 'srddpm/training.py'),
                                  'srddpm.training.write_checkpoint': ('training.html#write_checkpoint', 'srddpm/training.py')},
             'srddpm.unet': { 'srddpm.unet.AttentionBlock': ('unet.html#attentionblock', 'srddpm/unet.py'),
                              'srddpm.unet.AttentionBlock.__init__': ('unet.html#attentionblock.__init__', 'srddpm/unet.py'),

@@ -9,7 +9,7 @@ import torch
 from .core import *
 from .data import read_image, ImageReadError, modcrop, IMAGE_SUFFIXES, HRImageFolder
 from .data import make_lr
-from .training import CheckpointError, setup_distributed, cleanup_distributed
+from .training import CheckpointError, setup_distributed, cleanup_distributed, usual_mode
 from .training import run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from . import __version__
@@ -43,8 +43,7 @@ def write_image_atomic(path: Path, img: np.ndarray):
                        '(use .png, .jpg, .bmp, .tif or .webp)')
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
     os.close(fd)
-    umask = os.umask(0); os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; the result gets the usual permissions
+    os.chmod(tmp, usual_mode())        # mkstemp makes 0600; the result gets the usual permissions
     try:
         Image.fromarray(img).save(tmp)
         os.replace(tmp, path)

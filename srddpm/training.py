@@ -16,7 +16,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['RESUMABLE_FIELDS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'step_seed', 'seed_step', 'StepSampler',
-           'CheckpointError', 'NonFiniteLossError', 'atomic_write_bytes', 'rng_state', 'set_rng_state',
+           'CheckpointError', 'NonFiniteLossError', 'usual_mode', 'atomic_write_bytes', 'rng_state', 'set_rng_state',
            'latest_checkpoint', 'write_checkpoint', 'read_checkpoint', 'load_weights', 'read_log', 'plot_losses',
            'setup_distributed', 'cleanup_distributed', 'rank_and_world', 'run_on_rank0', 'to_device', 'state_digest',
            'Trainer']
@@ -176,12 +176,18 @@ def _fsync_dir(path: Path):
         finally: os.close(fd)
     except OSError: pass   # some file systems cannot fsync a directory
 
+def usual_mode(folder: bool = False) -> int:
+    "The permissions `open`/`mkdir` give under the umask (`mkstemp`/`mkdtemp` give 0600/0700)."
+    umask = os.umask(0); os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
 def atomic_write_bytes(path, data: bytes):
     """Write `data` to `path` so that a reader sees the old file or the whole new one, never a
-    part: temp file, fsync, os.replace."""
+    part: temp file, fsync, os.replace. The file gets the usual permissions (`usual_mode`)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        os.fchmod(fd, usual_mode())
         with os.fdopen(fd, 'wb') as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -257,6 +263,7 @@ def write_checkpoint(root, step: int, tensors: dict[str, dict[str, torch.Tensor]
     latest = latest_checkpoint(root.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f'.tmp-{name}-', dir=root))
     try:
+        os.chmod(tmp, usual_mode(folder=True))
         files = {}
         for key, sd in tensors.items():
             blob = safetensors_save(

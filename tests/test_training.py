@@ -234,6 +234,20 @@ def test_atomic_write_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
     assert f.read_bytes() == b'old' and [p.name for p in tmp_path.iterdir()] == ['x.bin']
 
 
+def test_written_files_and_checkpoints_get_the_usual_permissions(tmp_path):
+    "mkstemp/mkdtemp make 0600/0700: runs and models must be readable as any file the user writes."
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / 'x.bin', b'data')
+        assert (tmp_path / 'x.bin').stat().st_mode & 0o777 == 0o644
+        tr = Trainer(make_mlp(), loss_fn, toy_data(), cfg(tmp_path / 'run', n_steps=4)); tr.fit(show_progress=False)
+        ck = latest_checkpoint(tmp_path / 'run')
+        assert ck.stat().st_mode & 0o777 == 0o755
+        assert {p.stat().st_mode & 0o777 for p in ck.iterdir()} == {0o644}
+    finally:
+        os.umask(old)
+
+
 def test_failed_checkpoint_write_leaves_previous_latest(tmp_path, monkeypatch):
     tr = Trainer(make_mlp(), loss_fn, toy_data(), cfg(tmp_path, n_steps=10)); tr.fit(show_progress=False)
     before = latest_checkpoint(tmp_path)
