@@ -93,6 +93,7 @@ def read_image(path) -> np.ndarray:
     """
     from PIL import Image, ImageOps
     path = Path(path)
+    if path.is_dir(): raise ImageReadError(f'{path}: a folder, not an image file')
     if not path.is_file(): raise ImageReadError(f'{path}: no such file')
     try:
         with Image.open(path) as im:

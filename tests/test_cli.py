@@ -33,6 +33,7 @@ def test_bicubic_upscale_single_and_many(files, capsys):
 @pytest.mark.parametrize('argv, needle', [
     (['upscale', '{d}/missing.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'no such file'),
     (['upscale', '{d}/text.png', '-o', '{d}/o.png', '--method', 'bicubic'], 'not a readable image'),
+    (['upscale', '{d}/out', '-o', '{d}/o.png', '--method', 'bicubic'], 'a folder, not an image file'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--scale', '3'], 'unsupported scale'),
     (['upscale', '{d}/small.png', '-o', '{d}/nodir/o.png', '--method', 'bicubic'], 'does not exist'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.xyz', '--method', 'bicubic'], 'unsupported output format'),
