@@ -33,8 +33,8 @@ def default_checkpoint() -> Path | None:
     return p if (p / 'model.safetensors').exists() else None
 
 def write_image_atomic(path: Path, img: np.ndarray):
-    """Write a uint8 H×W×3 (or H×W grey) image to `path` via a temporary file in the same folder, renamed into
-    place. CLIError for an unsupported file suffix."""
+    """Write a uint8 H×W×3 (or H×W grey) image to `path` via a temporary file in the same
+    folder, renamed into place. CLIError for an unsupported file suffix."""
     from PIL import Image
     path = Path(path)
     suffix = path.suffix.lower()
