@@ -124,15 +124,18 @@ def is_out_of_memory(e: BaseException) -> bool:
     return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
         isinstance(e, RuntimeError) and ("can't allocate memory" in msg or 'out of memory' in msg))
 
-def tile_that_fits(method: str, model, scale: int, tile: int) -> int | None:
-    """The largest tile below `tile` (halving each time) with which one denoising step on one tile
-    succeeds on this machine now, or None: what to suggest after running out of memory."""
+def tile_that_fits(method: str, model, scale: int, tile: int, image,
+                   project: int = 0) -> int | None:
+    """The largest tile below `tile` (halving each time) with which the same upscaling of `image`
+    (uint8 H×W×3), back-projection included, succeeds on this machine now with one denoising step
+    instead of several (the steps do not change the peak memory), or None: what to suggest after
+    running out of memory."""
     t = tile // 2
     while t >= min_tile(UPSCALE_OVERLAP, tile_multiple(model)):
         gc.collect()
         try:
-            upscale(torch.zeros(1, 3, t, t), method, model, scale, tile=t, overlap=UPSCALE_OVERLAP,
-                    n_steps=1, show_progress=False)
+            upscale(image, method, model, scale, tile=t, overlap=UPSCALE_OVERLAP, n_steps=1,
+                    project=project, show_progress=False)
             return t
         except Exception as e:
             if not is_out_of_memory(e): raise
@@ -175,7 +178,7 @@ def cmd_upscale(args) -> int:
             # leave the except block first: its traceback holds the failed tile's tensors
             sr = None
         if sr is None:
-            fits = tile_that_fits(args.method, model, args.scale, args.tile)
+            fits = tile_that_fits(args.method, model, args.scale, args.tile, img, args.project)
             hint = (f'--tile {fits} fits: rerun with it' if fits else
                     'no tile fits: free some memory, or use --method bicubic')
             raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with '
