@@ -55,6 +55,9 @@ def _checkpoint(arg) -> Path | None:
     shipped weights."""
     if not arg: return default_checkpoint()
     p = Path(arg)
+    if not p.exists():
+        raise CLIError(f'{p}: no such checkpoint (expected a folder written by `srddpm train`, '
+                       'or its model.safetensors)')
     if p.is_file() and p.suffix not in ('.safetensors', '.json'):
         raise CLIError(f'{p}: not a checkpoint (expected a folder written by `srddpm train`, '
                        'or its model.safetensors)')
@@ -187,9 +190,10 @@ def cmd_upscale(args) -> int:
             sr = np.round(sr.mean(-1, dtype=np.float64)).astype(np.uint8)
         write_image_atomic(dst, sr)
         if not args.quiet:
-            mp = sr.shape[0] * sr.shape[1] / 1e6
+            mp = sr.shape[0] * sr.shape[1] / 1e6      # the rate only where it means something
+            rate = f', {t.seconds / mp:.1f} s per output megapixel' if mp >= 0.01 else ''
             print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, '
-                  f'{args.method}, {t.seconds:.1f} s, {t.seconds / mp:.1f} s per output megapixel)')
+                  f'{args.method}, {t.seconds:.1f} s{rate})')
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #7a8395b4
