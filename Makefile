@@ -4,15 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements-lock.txt
 JOBS ?= 2
 
 .PHONY: book test lib clean check-sync test-unit test-notebooks book-ci browser-test
 
-# (Re)create the virtual environment when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# (Re)create the virtual environment when pyproject.toml or the lock file changes. pyproject.toml
+# has lower bounds only (the library lives in its users' environments); the lock file pins what
+# make installs here, so that `make test` is reproducible.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python -m pip install -q -c $(LOCK) -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
 	@touch $(STAMP)
 
 lib: $(STAMP)

@@ -201,10 +201,9 @@ def _train_setup(args):
     """The recipe and the run folder of `srddpm train`, checked and created (rank 0's work under
     torchrun)."""
     if args.config:
-        cfg_path = Path(args.config)
-        if not cfg_path.is_file(): raise CLIError(f'{cfg_path}: configuration file not found')
-        try: cfg = RecipeConfig.from_file(cfg_path)
-        except (ValueError, TypeError, KeyError) as e: raise CLIError(f'{cfg_path}: {e}') from None
+        try: cfg = RecipeConfig.from_file(args.config)       # a path, or a shipped config's stem
+        except FileNotFoundError as e: raise CLIError(str(e)) from None
+        except (ValueError, TypeError, KeyError) as e: raise CLIError(f'{args.config}: {e}') from None
     else: cfg = RecipeConfig.for_profile()
     out = Path(args.resume or args.out or f'runs/srddpm_x{cfg.scale}')
     if args.resume and not out.is_dir(): raise CLIError(f'{out}: no run to resume there')
@@ -272,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train SRDDPM (all stages) from a configuration')
     t.add_argument('--config',
-                   help='TOML configuration (configs/*.toml); default: the preset of the profile')
+                   help='TOML configuration: a file, or a shipped one by name (srddpm_x4_small, '
+                        'div2k_x4_full); default: the preset of the profile')
     t.add_argument('--profile', help='ci, book or full (when no --config is given)')
     t.add_argument('--out', help='output folder of a new run (default runs/srddpm_x<scale>)')
     t.add_argument('--resume', help='folder of an interrupted run to continue')

@@ -10,7 +10,7 @@ from PIL import Image
 
 # %% auto #0
 __all__ = ['PROFILES', 'get_profile', 'for_profile', 'get_device', 'seed_everything', 'image_to_tensor', 'tensor_to_image',
-           'tensor_to_pil', 'show_images', 'progress', 'Timer']
+           'tensor_to_pil', 'show_images', 'schematic', 'progress', 'Timer']
 
 # %% ../nbs/00_core.ipynb #bc39cb28
 PROFILES = ('ci', 'book', 'full')
@@ -118,6 +118,24 @@ def show_images(images, nrow: int | None = None, titles=None, title: str | None 
     if title: fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/00_core.ipynb #80b81b56
+def schematic(name: str, alt: str):
+    """The book's schematic `name` (`srddpm/figures/<name>.svg`, drawn by
+    `tools/schematics.py`) as an HTML image whose source is the SVG itself (a data URI).
+    `alt` describes it for screen readers. FileNotFoundError, naming the shipped ones,
+    for an unknown `name`."""
+    import base64, html
+    from importlib.resources import files
+    from IPython.display import HTML
+    folder = files('srddpm') / 'figures'
+    path = folder / f'{name}.svg'
+    if not path.is_file():
+        known = sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith('.svg'))
+        raise FileNotFoundError(f'no schematic {name!r}; the shipped ones: {known}')
+    data = base64.b64encode(path.read_bytes()).decode('ascii')
+    return HTML(f'<img src="data:image/svg+xml;base64,{data}" '
+                f'alt="{html.escape(alt)}" style="max-width:100%;height:auto">')
 
 # %% ../nbs/00_core.ipynb #95e6a8dc
 def progress(

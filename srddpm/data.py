@@ -162,8 +162,17 @@ def center_crop(img: np.ndarray, size: int) -> np.ndarray:
 def load_mnist(root='data', fashion: bool = False, train: bool = True, download: bool = False,
                size: int | None = None, value_range: tuple = (-1, 1), fallback: bool = True):
     """MNIST/FashionMNIST as a TensorDataset (images N×1×H×W in `value_range`, labels);
-    the digits when the files are absent (and `fallback`)."""
-    from torchvision import datasets
+    the digits when the files are absent (and `fallback`). Reading the files needs torchvision
+    (`pip install 'srddpm[vision]'`): without it, the digits (with `fallback`) or an ImportError."""
+    try:
+        from torchvision import datasets
+    except ImportError:
+        if not fallback:
+            raise ImportError("load_mnist needs torchvision: pip install 'srddpm[vision]'") from None
+        print("torchvision is not installed (pip install 'srddpm[vision]'): using the "
+              'scikit-learn digits instead.')
+        tr, te = digits_split(size or 16, value_range=value_range)
+        return tr if train else te
     cls = datasets.FashionMNIST if fashion else datasets.MNIST
     try:
         ds = cls(str(root), train=train, download=download)

@@ -469,11 +469,16 @@ _LPIPS_NETS = {
 
 def find_lpips_weights(net: str = 'alex') -> dict:
     """Local paths of the weights LPIPS needs: {'backbone': Path | None, 'linear': Path | None,
-    'looked_in': [...]}; never downloads."""
-    import importlib.util, torchvision
+    'looked_in': [...], 'torchvision': bool}; never downloads. The backbone is torchvision's:
+    without torchvision (`pip install 'srddpm[vision]'`) it is None."""
+    import importlib.util
     if net not in _LPIPS_NETS:
         raise ValueError(f"net must be one of {sorted(_LPIPS_NETS)}, got {net!r}")
     spec = _LPIPS_NETS[net]
+    try:
+        import torchvision
+    except ImportError:
+        return dict(backbone=None, linear=None, looked_in=[], torchvision=False)
     # only its file name is used
     url = getattr(torchvision.models, spec['weights']).IMAGENET1K_V1.url
     backbone = Path(torch.hub.get_dir()) / 'checkpoints' / url.rsplit('/', 1)[-1]
@@ -486,6 +491,7 @@ def find_lpips_weights(net: str = 'alex') -> dict:
         backbone=backbone if backbone.is_file() else None,
         linear=linear,
         looked_in=[backbone] + candidates,
+        torchvision=True,
     )
 
 class LPIPS(nn.Module):
@@ -546,7 +552,9 @@ def load_lpips(net: str = 'alex', verbose: bool = True) -> LPIPS | None:
     key = (net, str(found['backbone']), str(found['linear']))
     if key in _LPIPS_MODELS: return _LPIPS_MODELS[key]
     model = None
-    if found['backbone'] is None or found['linear'] is None:
+    if not found['torchvision']:
+        msg = "LPIPS left out: it needs torchvision (pip install 'srddpm[vision]')."
+    elif found['backbone'] is None or found['linear'] is None:
         missing = (
             found['looked_in'][0]
             if found['backbone'] is None

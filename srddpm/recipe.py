@@ -23,10 +23,10 @@ from .inference import sr_sample, upscale, texture_distance, min_tile
 from .inference import UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP
 
 # %% auto #0
-__all__ = ['STAGE_NAMES', 'MODEL_FORMAT', 'DataConfig', 'AdversarialConfig', 'for_profile_value', 'RecipeConfig', 'save_srddpm',
-           'load_srddpm', 'encoder_loss', 'make_diffusion_loss', 'make_discriminator', 'SRGANPair',
-           'make_adversarial_loss', 'build_dataset', 'train_srddpm', 'stage_logs', 'evaluate_methods', 'format_table',
-           'standard_methods']
+__all__ = ['STAGE_NAMES', 'MODEL_FORMAT', 'DataConfig', 'AdversarialConfig', 'for_profile_value', 'RecipeConfig',
+           'shipped_configs', 'config_file', 'save_srddpm', 'load_srddpm', 'encoder_loss', 'make_diffusion_loss',
+           'make_discriminator', 'SRGANPair', 'make_adversarial_loss', 'build_dataset', 'train_srddpm', 'stage_logs',
+           'evaluate_methods', 'format_table', 'standard_methods']
 
 # %% ../nbs/25_srddpm.ipynb #13c67ed1
 @dataclass
@@ -194,12 +194,28 @@ def _recipe_from_dict(cls, d: dict) -> 'RecipeConfig':
                       stages, d.get('diffusion_loss', base.diffusion_loss),
                       d.get('adversarial', {}))
 
+def shipped_configs() -> dict[str, Path]:
+    """The training configurations shipped with the library (`srddpm/configs/*.toml`), by the
+    file's stem: `srddpm_x4_small` (the shipped weights), `div2k_x4_full` (the GPU run)."""
+    from importlib.resources import files
+    folder = Path(str(files('srddpm') / 'configs'))
+    return {p.stem: p for p in sorted(folder.glob('*.toml'))}
+
+def config_file(name) -> Path:
+    """A TOML recipe's path: `name` itself when it is a file, else the shipped configuration of
+    that stem (`srddpm_x4_small` or `srddpm_x4_small.toml`). FileNotFoundError naming both."""
+    path, shipped = Path(name), shipped_configs()
+    if path.is_file(): return path
+    stem = path.name[:-5] if path.name.endswith('.toml') else path.name
+    if path.parent == Path('.') and stem in shipped: return shipped[stem]
+    raise FileNotFoundError(f'{name}: no such config file, nor a shipped configuration '
+                            f'({", ".join(shipped)})')
+
 def _recipe_from_file(cls, path) -> 'RecipeConfig':
-    """Read a TOML recipe (see `configs/`): an optional top-level `profile`, then tables overriding
-    its preset. FileNotFoundError for a missing file, ValueError (naming the file) for bad TOML or
-    a bad value."""
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such config file')
+    """Read a TOML recipe (a path, or the stem of a shipped one: `config_file`): an optional
+    top-level `profile`, then tables overriding its preset. FileNotFoundError for a missing file,
+    ValueError (naming the file) for bad TOML or a bad value."""
+    path = config_file(path)
     try: d = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f'{path}: not valid TOML ({e})') from None

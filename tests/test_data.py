@@ -187,6 +187,11 @@ def _write_idx(path, arr, magic):
         f.write(arr.astype(np.uint8).tobytes())
 
 
+HAVE_TORCHVISION = __import__('importlib').util.find_spec('torchvision') is not None
+needs_torchvision = pytest.mark.skipif(not HAVE_TORCHVISION, reason="the MNIST files are read by torchvision (the `vision` extra)")
+
+
+@needs_torchvision
 def test_mnist_loader_reads_idx_files(tmp_path):
     raw = tmp_path / 'MNIST' / 'raw'; raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -204,8 +209,23 @@ def test_mnist_loader_reads_idx_files(tmp_path):
 def test_mnist_fallback_and_error(tmp_path, capsys):
     ds = load_mnist(tmp_path / 'nothing')
     assert 'digits' in capsys.readouterr().out and ds.tensors[0].shape[1:] == (1, 16, 16)
-    with pytest.raises(FileNotFoundError, match='MNIST'):
+    with pytest.raises(FileNotFoundError if HAVE_TORCHVISION else ImportError,
+                       match='MNIST' if HAVE_TORCHVISION else r"srddpm\[vision\]"):
         load_mnist(tmp_path / 'nothing', fallback=False)
+
+
+def test_mnist_without_torchvision(tmp_path, capsys, monkeypatch):
+    "Without torchvision (an optional extra) the loader says so: the digits with `fallback`, else an ImportError."
+    import builtins
+    real_import = builtins.__import__
+    def no_torchvision(name, *a, **k):
+        if name.split('.')[0] == 'torchvision': raise ImportError(f'No module named {name!r}')
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, '__import__', no_torchvision)
+    ds = load_mnist(tmp_path)
+    assert "pip install 'srddpm[vision]'" in capsys.readouterr().out and ds.tensors[0].shape[1:] == (1, 16, 16)
+    with pytest.raises(ImportError, match=r"srddpm\[vision\]"):
+        load_mnist(tmp_path, fallback=False)
 
 
 def test_toy_and_digits():

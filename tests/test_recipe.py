@@ -40,9 +40,9 @@ def test_profiles_round_trip(profile):
     json.dumps(d)
 
 def test_shipped_config_files_load():
-    small = RecipeConfig.from_file(ROOT / 'configs' / 'srddpm_x4_small.toml')
+    small = RecipeConfig.from_file('srddpm_x4_small')                  # by stem, from the package
     assert small.scale == 4 and small.data.div2k_root is None and small.stage('adversarial') is None
-    full = RecipeConfig.from_file(ROOT / 'configs' / 'div2k_x4_full.toml')
+    full = RecipeConfig.from_file(ROOT / 'srddpm' / 'configs' / 'div2k_x4_full.toml')   # by path
     assert full.data.patch_size == 160 and full.data.batch_size == 64 and full.stage('diffusion').amp == 'bf16'
     assert full.stage('diffusion').n_steps >= 100_000
 
@@ -52,6 +52,17 @@ def test_shipped_config_files_load():
 def test_unknown_keys_are_named(tmp_path, text, word):
     f = tmp_path / 'c.toml'; f.write_text(text)
     with pytest.raises(ValueError, match=word): RecipeConfig.from_file(f)
+
+def test_config_names(tmp_path, monkeypatch):
+    from srddpm.recipe import config_file, shipped_configs
+    assert set(shipped_configs()) == {'srddpm_x4_small', 'div2k_x4_full'}
+    assert config_file('srddpm_x4_small') == config_file('srddpm_x4_small.toml') == shipped_configs()['srddpm_x4_small']
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'srddpm_x4_small.toml').write_text('scale = 4\n')         # a file of that name wins over the stem
+    assert config_file('srddpm_x4_small.toml') == Path('srddpm_x4_small.toml')
+    with pytest.raises(FileNotFoundError, match='srddpm_x4_small, div2k_x4_full|div2k_x4_full, srddpm_x4_small'):
+        config_file('srddpm_x4_smal')
+    with pytest.raises(FileNotFoundError): config_file('elsewhere/srddpm_x4_small')   # a path is only a path
 
 def test_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError): RecipeConfig.from_file(tmp_path / 'none.toml')

@@ -1,6 +1,6 @@
-"""Draw the book's teaching schematics, one per part, as SVG files in nbs/figures/.
+"""Draw the book's teaching schematics, one per part, as SVG files in srddpm/figures/ (package data).
 
-    python tools/schematics.py                  # (re)write nbs/figures/*.svg
+    python tools/schematics.py                  # (re)write srddpm/figures/*.svg
     python tools/schematics.py --preview DIR    # also render each SVG in headless Chromium at 700 px wide -> DIR/*.png
 
 The figures are drawn with matplotlib (text as paths in DejaVu Sans, which matplotlib ships, so
@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Circle, Rectangle
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / 'nbs' / 'figures'
+OUT = ROOT / 'srddpm' / 'figures'     # package data: srddpm.core.schematic embeds them in the pages
 
 plt.rcParams.update({
     'font.family': 'DejaVu Sans', 'mathtext.fontset': 'dejavusans', 'svg.fonttype': 'path',

@@ -17,7 +17,7 @@ from nbexec import ROOT, machine  # noqa: E402
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('run', type=Path, help='a folder written by `srddpm train` (with final/ and recipe.json)')
-    ap.add_argument('--config', default='configs/srddpm_x4_small.toml', help='the config the run was started with (recorded)')
+    ap.add_argument('--config', default='srddpm_x4_small', help='the config the run was started with (recorded)')
     ap.add_argument('--note', action='append', default=[], metavar='STAGE=TEXT', help='a remark recorded with a stage')
     a = ap.parse_args()
     from srddpm.recipe import load_srddpm, STAGE_NAMES
