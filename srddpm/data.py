@@ -85,10 +85,11 @@ def _samples_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
         return np.round(np.clip(a, 0, 255)).astype(np.uint8)
     return np.round(np.clip(a, 0, 65535) / 257).astype(np.uint8)   # 16-bit samples
 
-def read_image(path) -> np.ndarray:
+def read_image(path, alpha: bool = False) -> np.ndarray:
     """Read `path` as the uint8 RGB array H×W×3 that a photo viewer shows, with Pillow: EXIF
     orientation applied, every mode converted to RGB, transparency composited on white, high bit
-    depths scaled to 8 bits (see the table above). Raises `ImageReadError` (a `ValueError`) naming
+    depths scaled to 8 bits (see the table above). With `alpha`, an image with transparency comes
+    back H×W×4: that colour and its alpha channel. Raises `ImageReadError` (a `ValueError`) naming
     the file for anything that is not an image.
     """
     from PIL import Image, ImageOps
@@ -104,10 +105,9 @@ def read_image(path) -> np.ndarray:
             return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=-1))
         if im.mode in _ALPHA_MODES or 'transparency' in im.info:
             a = np.asarray(im.convert('RGBA'), dtype=np.float32)
-            alpha = a[..., 3:] / 255
-            return np.ascontiguousarray(
-                np.round(a[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-            )
+            rgb = np.round(a[..., :3] * a[..., 3:] / 255 + 255 * (1 - a[..., 3:] / 255))
+            keep = [a[..., 3:]] if alpha else []
+            return np.ascontiguousarray(np.concatenate([rgb] + keep, -1).astype(np.uint8))
         return np.ascontiguousarray(np.asarray(im.convert('RGB')))
     except Exception as e:
         # the first line: some readers explain at length
