@@ -2,7 +2,7 @@
 
 # %% ../nbs/26_cli_full_run.ipynb #7d5b3949
 from __future__ import annotations
-import argparse, gc, os, sys, tempfile, time
+import argparse, importlib.util, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,19 +13,20 @@ from .training import CheckpointError, setup_distributed, cleanup_distributed, u
 from .training import run_on_rank0, rank_and_world
 from .recipe import RecipeConfig, train_srddpm, load_srddpm, evaluate_methods, format_table
 from . import __version__
-from .inference import upscale, check_tile, min_tile, tile_multiple
-from .inference import UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
+from .inference import upscale, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
+from .inference import UpscaleOptions, UpscaleError, check_options, upscale_photo
+from .inference import estimate_seconds, worth_estimating, about, UPSCALE_PROJECT
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'is_out_of_memory', 'tile_that_fits',
-           'cmd_upscale', 'cmd_train', 'cmd_evaluate', 'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'SERVE_MAX_PIXELS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'cmd_upscale', 'cmd_train',
+           'cmd_evaluate', 'cmd_serve', 'build_parser', 'main']
 
 # %% ../nbs/26_cli_full_run.ipynb #77c5a157
 class CLIError(Exception):
     "A mistake in how the command was called: reported in one line, exit code 2."
 
-USER_ERRORS = (CLIError, ImageReadError, CheckpointError, FileNotFoundError, NotADirectoryError,
-               PermissionError)
+USER_ERRORS = (CLIError, ImageReadError, UpscaleError, CheckpointError, FileNotFoundError,
+               NotADirectoryError, PermissionError)
 
 def default_checkpoint() -> Path | None:
     "The SRDDPM x4 weights shipped with the package (`srddpm/weights/srddpm_x4/`), if present."
@@ -33,14 +34,18 @@ def default_checkpoint() -> Path | None:
     return p if (p / 'model.safetensors').exists() else None
 
 def write_image_atomic(path: Path, img: np.ndarray):
-    """Write a uint8 H×W×3 (or H×W grey) image to `path` via a temporary file in the same
-    folder, renamed into place. CLIError for an unsupported file suffix."""
+    """Write a uint8 image (H×W grey, H×W×2 grey and alpha, H×W×3 colour, H×W×4 colour and
+    alpha) to `path` via a temporary file in the same folder, renamed into place. JPEG and BMP
+    keep no alpha: the colour, already on white, is written alone. CLIError for an unsupported
+    file suffix."""
     from PIL import Image
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise CLIError(f'{path}: unsupported output format {suffix!r} '
                        '(use .png, .jpg, .bmp, .tif or .webp)')
+    if img.ndim == 3 and img.shape[-1] in (2, 4) and suffix in ('.jpg', '.jpeg', '.bmp'):
+        img = img[..., 0] if img.shape[-1] == 2 else img[..., :3]
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, usual_mode())        # mkstemp makes 0600; the result gets the usual permissions
@@ -87,19 +92,13 @@ def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
             raise CLIError(f'{dst}: is also an input and would be overwritten; choose another -o')
     return names
 
-def _check_counts(args):
-    if args.steps is not None and args.steps < 1:
-        raise CLIError(f'--steps must be at least 1, got {args.steps}')
-    if args.project < 0:
-        raise CLIError(f'--project must be 0 (off) or more iterations, got {args.project}')
-    eta, average = getattr(args, 'eta', 0.0), getattr(args, 'average', 1)
-    if not 0 <= eta <= 1: raise CLIError(f'--eta must lie in [0, 1], got {eta}')
-    if average < 1: raise CLIError(f'--average must be at least 1, got {average}')
-
-def _check_steps(steps, model):
-    "The DDIM steps against the model's diffusion length T (known once the model is loaded)."
-    if steps is not None and model is not None and steps > model.config.T:
-        raise CLIError(f'--steps must lie in 1..{model.config.T} for this model, got {steps}')
+def _options(args) -> UpscaleOptions:
+    """The command's arguments as the options of the upscaling service (`evaluate` has no
+    --method, --eta or --average: their defaults)."""
+    return UpscaleOptions(method=getattr(args, 'method', 'srddpm'),
+                          scale=getattr(args, 'scale', 4), steps=args.steps, tile=args.tile,
+                          average=getattr(args, 'average', 1), eta=getattr(args, 'eta', 0.0),
+                          project=args.project, seed=args.seed)
 
 def _device(name):
     "get_device, with a device that is unknown or absent on this machine as a CLIError."
@@ -111,89 +110,46 @@ def _device(name):
         why = str(e).splitlines()[0][:120]
         raise CLIError(f'device {name!r} is not usable here: {why}') from None
 
-def _check_tile_arg(tile, model):
-    "The library's own tile check (`check_tile`), worded for the command line."
-    try: check_tile(tile, UPSCALE_OVERLAP, tile_multiple(model))
-    except ValueError:
-        raise CLIError(f'--tile must be at least {min_tile(UPSCALE_OVERLAP, tile_multiple(model))} '
-                       f'LR pixels (twice the overlap of {UPSCALE_OVERLAP} between tiles), '
-                       f'got {tile}') from None
-
-# %% ../nbs/26_cli_full_run.ipynb #1e8e39ad
-def is_out_of_memory(e: BaseException) -> bool:
-    """Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's CPU
-    allocator giving up."""
-    msg = str(e).lower()
-    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
-        isinstance(e, RuntimeError) and ("can't allocate memory" in msg or 'out of memory' in msg))
-
-def tile_that_fits(method: str, model, scale: int, tile: int, image,
-                   project: int = 0) -> int | None:
-    """The largest tile below `tile` (halving each time) with which the same upscaling of `image`
-    (uint8 H×W×3), back-projection included, succeeds on this machine now with one denoising step
-    instead of several (the steps do not change the peak memory), or None: what to suggest after
-    running out of memory."""
-    t = tile // 2
-    while t >= min_tile(UPSCALE_OVERLAP, tile_multiple(model)):
-        gc.collect()
-        try:
-            upscale(image, method, model, scale, tile=t, overlap=UPSCALE_OVERLAP, n_steps=1,
-                    project=project, show_progress=False)
-            return t
-        except Exception as e:
-            if not is_out_of_memory(e): raise
-        t //= 2
-    return None
+def _load_model(args, scale: int):
+    """The SRDDPM of --checkpoint (else the shipped weights) on --device, checked for `scale`."""
+    ckpt = _checkpoint(args.checkpoint)
+    if ckpt is None:
+        raise CLIError('no SRDDPM weights: none are shipped with this installation; pass '
+                       '--checkpoint DIR (a folder written by `srddpm train`) or use '
+                       '--method bicubic')
+    model = load_srddpm(ckpt, device=_device(args.device))
+    model = model.to(memory_format=torch.channels_last)      # ~10% faster
+    if model.config.scale != scale:
+        raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, '
+                       f'not x{scale}: pass --scale {model.config.scale}')
+    return model
 
 # %% ../nbs/26_cli_full_run.ipynb #d43f2acc
 def cmd_upscale(args) -> int:
     inputs = [Path(p) for p in args.inputs]
-    if args.scale not in (2, 4, 8):
-        raise CLIError(f'unsupported scale {args.scale}: choose 2, 4 or 8')
-    _check_counts(args)
-    images = [read_image(p) for p in inputs]                       # fail fast on a bad input
+    opts = _options(args)
+    check_options(opts)                                 # before a file is read or a model loaded
+    images = [read_image(p, alpha=True) for p in inputs]   # fail fast on a bad input
     outputs = _plan_outputs(inputs, Path(args.output), args.scale)
-    model = None
-    if args.method != 'bicubic':
-        ckpt = _checkpoint(args.checkpoint)
-        if ckpt is None:
-            raise CLIError('no SRDDPM weights: none are shipped with this installation; pass '
-                           '--checkpoint DIR (a folder written by `srddpm train`) or use '
-                           '--method bicubic')
-        model = load_srddpm(ckpt, device=_device(args.device))
-        model = model.to(memory_format=torch.channels_last)      # ~10% faster
-        if model.config.scale != args.scale:
-            raise CLIError(f'the checkpoint {ckpt} is for x{model.config.scale}, '
-                           f'not x{args.scale}: pass --scale {model.config.scale}')
-    _check_tile_arg(args.tile, model)
-    _check_steps(args.steps, model)
+    model = _load_model(args, args.scale) if args.method != 'bicubic' else None
+    check_options(opts, model)
     seed_everything(args.seed)
-    g = torch.Generator().manual_seed(args.seed)
+    note = lambda line: print(f'srddpm: {line}', file=sys.stderr, flush=True)
     for img, src, dst in zip(images, inputs, outputs):
-        try:
-            with Timer() as t:
-                sr = upscale(img, method=args.method, model=model, scale=args.scale,
-                             n_steps=args.steps, tile=args.tile, overlap=UPSCALE_OVERLAP,
-                             eta=args.eta, n_average=args.average, project=args.project,
-                             generator=g, show_progress=not args.quiet)
-        except Exception as e:
-            if not is_out_of_memory(e): raise
-            # leave the except block first: its traceback holds the failed tile's tensors
-            sr = None
-        if sr is None:
-            fits = tile_that_fits(args.method, model, args.scale, args.tile, img, args.project)
-            hint = (f'--tile {fits} fits: rerun with it' if fits else
-                    'no tile fits: free some memory, or use --method bicubic')
-            raise CLIError(f'{src}: out of memory upscaling {img.shape[1]}x{img.shape[0]} with '
-                           f'--tile {args.tile}; {hint}') from None
-        if (img == img[..., :1]).all():         # a grey photo comes out grey, not faintly coloured
-            sr = np.round(sr.mean(-1, dtype=np.float64)).astype(np.uint8)
-        write_image_atomic(dst, sr)
+        (h, w), s = img.shape[:2], args.scale
+        guess = None
+        if not args.quiet and worth_estimating(h, w):
+            guess = estimate_seconds(h, w, opts, model)
+            print(f'{src} ({w}x{h}) -> {w * s}x{h * s}: {about(guess)} on this machine',
+                  flush=True)
+        res = upscale_photo(img, opts, model, note=note, show_progress=not args.quiet)
+        write_image_atomic(dst, res.image)
         if not args.quiet:
+            sr, sec = res.image, res.seconds
             mp = sr.shape[0] * sr.shape[1] / 1e6      # the rate only where it means something
-            rate = f', {t.seconds / mp:.1f} s per output megapixel' if mp >= 0.01 else ''
-            print(f'{src} ({img.shape[1]}x{img.shape[0]}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, '
-                  f'{args.method}, {t.seconds:.1f} s{rate})')
+            rate = f', {sec / mp:.1f} s per output megapixel' if mp >= 0.01 else ''
+            print(f'{src} ({w}x{h}) -> {dst} ({sr.shape[1]}x{sr.shape[0]}, {args.method}, '
+                  f'{sec:.1f} s{rate})')
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #7a8395b4
@@ -248,8 +204,7 @@ def cmd_evaluate(args) -> int:
                        '(a folder written by `srddpm train`)')
     model = load_srddpm(ckpt, device=_device(args.device))
     images = _eval_images(Path(args.data), model.config.scale)
-    _check_counts(args)
-    _check_tile_arg(args.tile, model)
+    check_options(_options(args), model)
     s, gen = model.config.scale, lambda: torch.Generator().manual_seed(args.seed)
     kw = dict(model=model, scale=s, tile=args.tile, overlap=UPSCALE_OVERLAP)
     bp = f', +BP{args.project}' if args.project else ''
@@ -263,10 +218,26 @@ def cmd_evaluate(args) -> int:
     print(format_table(rows))
     return 0
 
+# %% ../nbs/26_cli_full_run.ipynb #236fb51c
+SERVE_MAX_PIXELS = 16_000_000     # the largest output `srddpm serve` accepts by default (16 MP)
+
+def cmd_serve(args) -> int:
+    if importlib.util.find_spec('gradio') is None:
+        raise CLIError("srddpm serve needs the web app's packages: pip install 'srddpm[app]'")
+    if not 1 <= args.port <= 65535: raise CLIError(f'--port must lie in 1..65535, got {args.port}')
+    if not args.max_pixels >= 1:
+        raise CLIError(f'--max-pixels must be a positive number, got {args.max_pixels}')
+    model = _load_model(args, 4)
+    from srddpm.app import serve                 # chapter 27, after this one: imported here
+    serve(model, host=args.host, port=args.port, max_pixels=int(args.max_pixels),
+          quiet=args.quiet)
+    return 0
+
 # %% ../nbs/26_cli_full_run.ipynb #fbd8cfe7
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog='srddpm', description='SRDDPM: diffusion super-resolution (train, upscale, evaluate).')
+        prog='srddpm',
+        description='SRDDPM: diffusion super-resolution (train, upscale, evaluate, serve).')
     p.add_argument('--version', action='version', version=f'srddpm {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train SRDDPM (all stages) from a configuration')
@@ -292,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--eta', type=float, default=0.0, help='DDIM eta: 0 deterministic, 1 DDPM-like')
     u.add_argument('--average', type=int, default=1,
                    help='average this many samples (less noise, less texture)')
+    v = sub.add_parser('serve', help="upscale in the browser: a web app on this machine "
+                                     "(needs pip install 'srddpm[app]')")
+    v.add_argument('--host', default='127.0.0.1',
+                   help='address to listen on (default 127.0.0.1: this machine only; '
+                        '0.0.0.0 lets the network in)')
+    v.add_argument('--port', type=int, default=7860)
+    v.add_argument('--checkpoint', help='model folder (default: the shipped weights)')
+    v.add_argument('--max-pixels', type=float, default=SERVE_MAX_PIXELS,
+                   help=f'largest output accepted, in pixels (default {SERVE_MAX_PIXELS:.0e})')
     e = sub.add_parser('evaluate', help='evaluate on a folder of HR images (or a DIV2K root)')
     e.add_argument('--data', required=True)
     e.add_argument('--checkpoint')
@@ -301,10 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument('--project', type=int, default=3,
                        help='back-projection iterations onto the LR input after SRDDPM/regression '
                             '(0 = off; default 3)')
-    for q in (t, u, e):
+    for q in (t, u, e, v):
         q.add_argument('--device', default=None,
                        help='cpu, cuda, mps (default: the best available)')
-        q.add_argument('--seed', type=int, default=0)
+        if q is not v: q.add_argument('--seed', type=int, default=0)
         q.add_argument('-q', '--quiet', action='store_true')
     return p
 
@@ -316,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     try: args = parser.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)
     try:
-        commands = {'train': cmd_train, 'upscale': cmd_upscale, 'evaluate': cmd_evaluate}
+        commands = {'train': cmd_train, 'upscale': cmd_upscale, 'evaluate': cmd_evaluate,
+                    'serve': cmd_serve}
         return commands[args.command](args)
     except USER_ERRORS as e:
         msg = ' '.join(str(e).split()) or type(e).__name__          # always one line

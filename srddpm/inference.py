@@ -2,7 +2,8 @@
 
 # %% ../nbs/24_inference.ipynb #a8542cdd
 from __future__ import annotations
-import math
+import gc, math
+from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -11,9 +12,11 @@ from .data import load_photos, modcrop
 from .data import make_lr, bicubic_up
 
 # %% auto #0
-__all__ = ['UPSCALE_STEPS', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'tile_starts', 'blend_window', 'tiled_upscale',
-           'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'chain_steps', 'sr_sample',
-           'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project']
+__all__ = ['UPSCALE_STEPS', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE',
+           'tile_starts', 'blend_window', 'tiled_upscale', 'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile',
+           'check_tile', 'chain_steps', 'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance',
+           'lr_project', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels', 'machine_rate',
+           'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled', 'upscale_photo']
 
 # %% ../nbs/24_inference.ipynb #c06da1eb
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -204,14 +207,14 @@ def chain_steps(model, n_steps: int | None, sampler: str = 'ddim') -> int:
 def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0,
               n_average: int = 1, generator: torch.Generator | None = None,
               tile: int | None = None, overlap: int = UPSCALE_OVERLAP, project: int = 0,
-              show_progress: bool = True, out=None):
+              show_progress: bool = True, out=None, on_progress=None):
     """Super-resolve `lr` (N×3×h×w or 3×h×w in [-1, 1]) with an SRDDPM `model`: DDIM or DDPM with
     `n_steps` (None = all T); the mean of `n_average` samples; `project` back-projection
     iterations (`lr_project`); in tiles of `tile` LR pixels (None: one tile), blended by
     `tiled_upscale` into `out` (see there). The start noise of each sample comes from
     `block_noise` with a seed drawn from `generator`, so it does not depend on the tiling.
-    One progress bar counts the denoising steps of all tiles and samples. Returns HR in [-1, 1]
-    (or `out`)."""
+    One progress bar counts the denoising steps of all tiles and samples, and
+    `on_progress(done, total)` hears of each. Returns HR in [-1, 1] (or `out`)."""
     if sampler not in ('ddim', 'ddpm'):
         raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
     if int(n_average) < 1: raise ValueError(f'n_average must be >= 1, got {n_average}')
@@ -227,7 +230,12 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
     n_tiles = len(tile_starts(h, tile, overlap, mult)) * len(tile_starts(w, tile, overlap, mult))
     total = n_tiles * int(n_average) * chain_steps(model, n_steps, sampler)
     bar = progress(total=total, desc='denoising steps', unit='step') if show_progress else None
-    tick = (lambda: bar.update(1)) if bar is not None else None
+    done = 0
+    def tick():
+        nonlocal done
+        done += 1
+        if bar is not None: bar.update(1)
+        if on_progress is not None: on_progress(done, total)
 
     def one_tile(lr_t, window):
         lr_t = lr_t.to(dev)
@@ -251,13 +259,14 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
 @torch.inference_mode()
 def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | None = None,
             overlap: int = UPSCALE_OVERLAP,
-            project: int = 0, **sampling):
+            project: int = 0, on_progress=None, **sampling):
     """Upscale `lr` ×`scale` with `method` 'srddpm' (`sr_sample`, keyword arguments passed on),
     'regression' (the model's encoder, or an `RRDBEncoder`) or 'bicubic'; `project`
     back-projection iterations follow for 'srddpm' and 'regression'; in tiles of `tile` LR pixels
     overlapping by `overlap` (None: one tile). A tensor N×3×h×w or 3×h×w in [-1, 1] gives a tensor
     in [-1, 1]; a uint8 H×W×3 array gives a uint8 array, written band by band (its memory is then
-    bounded by the tile). ValueError for a bad method, scale, tile or missing model."""
+    bounded by the tile). `on_progress(done, total)` follows the denoising steps of all tiles
+    ('srddpm') or the tiles. ValueError for a bad method, scale, tile or missing model."""
     if method not in ('srddpm', 'regression', 'bicubic'):
         raise ValueError(f"method must be 'srddpm', 'regression' or 'bicubic', got {method!r}")
     if int(scale) not in (2, 4, 8): raise ValueError(f'scale must be 2, 4 or 8, got {scale}')
@@ -272,7 +281,7 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
     out = np.empty((x.shape[-2] * scale, x.shape[-1] * scale, 3), np.uint8) if was_array else None
     if method == 'srddpm':
         return sr_sample(model, x, tile=tile, overlap=overlap, project=project, out=out,
-                         **sampling)
+                         on_progress=on_progress, **sampling)
     mult = tile_multiple(model) if method == 'regression' else 1
     if tile is None or tile >= max(x.shape[-2:]): tile = max(x.shape[-2:])
     else: check_tile(tile, overlap, mult)
@@ -286,6 +295,11 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
             t = t.to(dev)
             sr = enc(t).clamp(-1, 1)
             return lr_project(sr, t, scale, n_iter=project) if project else sr
+    if on_progress is not None:
+        n = len(tile_starts(x.shape[-2], tile, overlap, mult)) * len(
+            tile_starts(x.shape[-1], tile, overlap, mult))
+        count, tile_fn = iter(range(1, n + 1)), fn
+        fn = lambda t: (tile_fn(t), on_progress(next(count), n))[0]
     try: return tiled_upscale(fn, x, scale, tile, overlap, mult, out=out)
     finally:
         if method == 'regression': enc.train(was_training)
@@ -351,3 +365,184 @@ def lr_project(sr: torch.Tensor, lr: torch.Tensor, scale: int, n_iter: int = 3,
         x = x + bicubic_up(y - make_lr(x, scale, clamp=False), scale, clamp=False)
         if clamp: x = x.clamp(-1, 1)
     return x
+
+# %% ../nbs/24_inference.ipynb #3c2e7bdd
+UPSCALE_PROJECT = 3       # back-projection iterations after SRDDPM or regression
+UPSCALE_METHODS = ('srddpm', 'regression', 'bicubic')
+
+class UpscaleError(ValueError):
+    "Why an upscaling cannot run, in one line for the person who asked for it."
+
+@dataclass
+class UpscaleOptions:
+    """Everything that decides an upscaling besides the photo and the model, with the command
+    line's names and defaults (`tile` None: the whole image in one tile)."""
+    method: str = 'srddpm'
+    scale: int = 4
+    steps: int | None = UPSCALE_STEPS
+    tile: int | None = UPSCALE_TILE
+    average: int = 1
+    eta: float = 0.0
+    project: int = UPSCALE_PROJECT
+    seed: int = 0
+
+def check_options(opts: UpscaleOptions, model=None):
+    """`UpscaleError`, in the command line's words, for every option the command line refuses;
+    the steps, scale and tile are checked against `model` when it is given (before a model
+    is loaded, the tile against a grid of one pixel)."""
+    if opts.method not in UPSCALE_METHODS:
+        raise UpscaleError(f'--method must be one of {", ".join(UPSCALE_METHODS)}, '
+                           f'got {opts.method!r}')
+    if opts.scale not in (2, 4, 8):
+        raise UpscaleError(f'unsupported scale {opts.scale}: choose 2, 4 or 8')
+    if opts.steps is not None and opts.steps < 1:
+        raise UpscaleError(f'--steps must be at least 1, got {opts.steps}')
+    if opts.project < 0:
+        raise UpscaleError(f'--project must be 0 (off) or more iterations, '
+                           f'got {opts.project}')
+    if not 0 <= opts.eta <= 1:
+        raise UpscaleError(f'--eta must lie in [0, 1], got {opts.eta}')
+    if opts.average < 1:
+        raise UpscaleError(f'--average must be at least 1, got {opts.average}')
+    if opts.method == 'bicubic': model = None      # bicubic tiles on a grid of one pixel
+    if model is not None:
+        T = model.config.T
+        if opts.steps is not None and opts.steps > T:
+            raise UpscaleError(f'--steps must lie in 1..{T} for this model, '
+                               f'got {opts.steps}')
+        if _model_scale(model) != opts.scale:
+            raise UpscaleError(f'the model is for x{_model_scale(model)}, not '
+                               f'x{opts.scale}: pass --scale {_model_scale(model)}')
+    try: check_tile(opts.tile, UPSCALE_OVERLAP, tile_multiple(model))
+    except ValueError:
+        smallest = min_tile(UPSCALE_OVERLAP, tile_multiple(model))
+        raise UpscaleError(f'--tile must be at least {smallest} LR pixels (twice the '
+                           f'overlap of {UPSCALE_OVERLAP} between tiles), '
+                           f'got {opts.tile}') from None
+
+# %% ../nbs/24_inference.ipynb #29c8a9a9
+def tiled_pixels(h: int, w: int, tile: int | None, multiple: int = 1,
+                 overlap: int = UPSCALE_OVERLAP) -> int:
+    """LR pixels the network processes for an h×w image in tiles of `tile` (None: one tile):
+    the image plus the overlaps, counted once per tile that holds them."""
+    tile = max(h, w) if tile is None or tile >= max(h, w) else tile
+    rows, cols = (_tile_spans(n, tile, overlap, multiple) for n in (h, w))
+    return sum(b - a for a, b in rows) * sum(b - a for a, b in cols)
+
+PROBE_SIDE = 48           # LR pixels: the side of the photo a speed probe upscales
+_rates: dict = {}         # (model, method, project, device) -> seconds per LR pixel
+
+def machine_rate(opts: UpscaleOptions, model=None) -> tuple[float, float]:
+    """Seconds per LR pixel of this machine, measured once per model and method by upscaling a
+    `PROBE_SIDE`-pixel photo twice (one and three denoising steps): (per denoising step, per
+    sample outside the steps: the encoder and the back-projection)."""
+    model = None if opts.method == 'bicubic' else model
+    dev = str(next(model.parameters()).device) if model is not None else 'cpu'
+    key = (id(model), opts.method, opts.project, dev)
+    if key not in _rates:
+        side = PROBE_SIDE // tile_multiple(model) * tile_multiple(model)
+        probe = np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)
+        def seconds(steps):
+            with Timer() as t:
+                upscale(probe, opts.method, model, opts.scale, tile=None,
+                        project=opts.project,
+                        **_sampling(opts.method, steps, show_progress=False))
+            return t.seconds
+        seconds(1)                                      # warm-up: first calls are slower
+        t1, t3 = seconds(1), seconds(3)
+        per_step = max(t3 - t1, 0) / 2
+        _rates[key] = (per_step / side ** 2, max(t1 - per_step, 0) / side ** 2)
+    return _rates[key]
+
+def _sampling(method: str, steps, **kw) -> dict:
+    "The keyword arguments `upscale` takes for `method` beyond the common ones."
+    return dict(n_steps=steps, **kw) if method == 'srddpm' else {}
+
+def worth_estimating(h: int, w: int) -> bool:
+    """Whether an h×w photo is large enough that the probe of `machine_rate` costs under about a
+    tenth of its upscaling (smaller ones take seconds: an estimate would take longer)."""
+    return h * w >= 16 * PROBE_SIDE ** 2
+
+def estimate_seconds(h: int, w: int, opts: UpscaleOptions, model=None) -> float:
+    """How long upscaling an h×w photo with `opts` takes on this machine (from `machine_rate`):
+    the LR pixels of all tiles × (samples × (steps × per step + per sample))."""
+    per_step, per_sample = machine_rate(opts, model)
+    mult = tile_multiple(model) if opts.method != 'bicubic' else 1
+    steps = chain_steps(model, opts.steps) if opts.method == 'srddpm' else 0
+    samples = opts.average if opts.method == 'srddpm' else 1
+    px = tiled_pixels(h, w, opts.tile, mult)
+    return px * samples * (steps * per_step + per_sample)
+
+def about(seconds: float) -> str:
+    "A duration as a person says it: 'about 40 s', 'about 3 min', 'about 2.5 h'."
+    if seconds < 90: return f'about {max(round(seconds), 1)} s'
+    if seconds < 90 * 60: return f'about {round(seconds / 60)} min'
+    return f'about {seconds / 3600:.1f} h'
+
+# %% ../nbs/24_inference.ipynb #a6c18a4a
+def is_out_of_memory(e: BaseException) -> bool:
+    """Whether `e` is an allocation failure: MemoryError, CUDA's OutOfMemoryError, or torch's
+    CPU allocator giving up."""
+    msg = str(e).lower()
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
+        isinstance(e, RuntimeError) and ("can't allocate memory" in msg
+                                         or 'out of memory' in msg))
+
+@dataclass
+class Upscaled:
+    """The result of `upscale_photo`: `image` (uint8 H×W grey, H×W×2 grey + alpha, H×W×3 colour
+    or H×W×4 colour + alpha), the wall-clock `seconds`, and the `tile` that fitted."""
+    image: np.ndarray
+    seconds: float
+    tile: int | None
+
+def _attempt(rgb, opts, model, tile, on_progress, show_progress):
+    "One run with `tile`; None when it ran out of memory (outside the except block: see below)."
+    g = torch.Generator().manual_seed(int(opts.seed))
+    kw = _sampling(opts.method, opts.steps, eta=opts.eta, n_average=opts.average, generator=g,
+                   show_progress=show_progress)
+    try:
+        return upscale(rgb, opts.method, model, opts.scale, tile=tile, overlap=UPSCALE_OVERLAP,
+                       project=opts.project, on_progress=on_progress, **kw)
+    except Exception as e:
+        if not is_out_of_memory(e): raise
+    return None
+
+def upscale_photo(img: np.ndarray, opts: UpscaleOptions | None = None, model=None,
+                  on_progress=None, note=None, show_progress: bool = False) -> Upscaled:
+    """Upscale a photo as `read_image(..., alpha=True)` returns it (uint8 H×W×3, or H×W×4 with
+    alpha) with `opts`: what the command line and the web app both run.
+
+    `on_progress(done, total)` follows the denoising steps of all tiles (tiles for bicubic and
+    regression); `show_progress` shows them in a tqdm bar too. On an allocation failure the run
+    starts again with half the tile, down to the smallest tile, and `note` (a callable taking one
+    line) says so; the result is the image a run started with that tile gives. A grey photo
+    (three equal channels) comes back grey, an alpha channel comes back enlarged (bicubic) beside
+    the colour. `UpscaleError` for bad options and for a photo that does not fit in memory even
+    in the smallest tiles."""
+    opts = opts or UpscaleOptions()
+    check_options(opts, model)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[-1] not in (3, 4):
+        raise UpscaleError(f'expected a uint8 H×W×3 or H×W×4 photo, '
+                           f'got {img.dtype} {img.shape}')
+    rgb = np.ascontiguousarray(img[..., :3])
+    alpha = img[..., 3] if img.shape[-1] == 4 else None
+    h, w = rgb.shape[:2]
+    grid = tile_multiple(model) if opts.method != 'bicubic' else 1
+    smallest = min_tile(UPSCALE_OVERLAP, grid)
+    tile = opts.tile if opts.tile is not None and opts.tile < max(h, w) else None
+    with Timer() as t:
+        while (sr := _attempt(rgb, opts, model, tile, on_progress, show_progress)) is None:
+            gc.collect()                      # the failed tile's tensors, freed
+            now = max(h, w) if tile is None else tile
+            if now <= smallest:
+                raise UpscaleError(f'out of memory upscaling {w}x{h} even with --tile {now}: '
+                                   'free some memory, or use --method bicubic')
+            tile = max(now // 2, smallest)
+            if note: note(f'out of memory with --tile {now}: trying again with --tile {tile}')
+        if (rgb == rgb[..., :1]).all():         # grey in, grey out (not faint invented colour)
+            sr = np.round(sr.mean(-1, dtype=np.float64)).astype(np.uint8)
+        if alpha is not None:
+            a = upscale(np.repeat(alpha[..., None], 3, -1), 'bicubic', scale=opts.scale)
+            sr = np.dstack([sr, a[..., 0]])
+    return Upscaled(sr, t.seconds, tile)

@@ -47,7 +47,7 @@ def test_bicubic_upscale_single_and_many(files, capsys):
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--average', '0'], '--average'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '101'], '--steps must lie in 1..100'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--device', 'foo'], "device 'foo'"),
-    (['train', '--config', '{d}/missing.toml'], 'not found'),
+    (['train', '--config', '{d}/missing.toml'], 'missing.toml'),
     (['train', '--resume', '{d}/norun'], 'no run to resume'),
     (['evaluate', '--data', '{d}/nodata', '--checkpoint', '{d}/nothing_here'], ''),
 ])
@@ -178,23 +178,60 @@ resource.setrlimit(resource.RLIMIT_AS, (vm + int(sys.argv[1]) * 2**20, resource.
 sys.exit(main(sys.argv[2:]))
 '''
 
-def test_out_of_memory_names_a_tile_that_fits(files):
-    "A real allocation failure (address space capped) is one line naming a --tile that was tried and fits."
+def test_out_of_memory_retries_with_a_smaller_tile(files):
+    """A real allocation failure (address space capped) is not the end: the run starts again with half the tile,
+    says so in one line, succeeds under the same cap, and gives the image of a run started with that tile."""
+    import re
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(files / 'big.png')
     argv = ['upscale', str(files / 'big.png'), '-o', str(files / 'o.png'), '--steps', '1', '--tile', '200', '-q']
     r = subprocess.run([sys.executable, '-c', _OOM, '200', *argv], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 2, (r.returncode, r.stderr[-1500:])
-    err = r.stderr.strip()
-    assert err.startswith('srddpm: error:') and '\n' not in err and 'out of memory' in err, err
-    import re
-    m = re.search(r'--tile (\d+) fits', err)
-    assert m, err
-    tile = int(m.group(1))
-    assert tile < 200
-    r2 = subprocess.run([sys.executable, '-c', _OOM, '200', *argv[:-3], '--tile', str(tile), '-q'],
-                        capture_output=True, text=True, timeout=600)
-    assert r2.returncode == 0, r2.stderr[-1500:]
-    assert not list(files.glob('.o.png.*'))
+    assert r.returncode == 0, (r.returncode, r.stderr[-1500:])
+    notes = r.stderr.strip().splitlines()
+    assert notes and all(re.fullmatch(r'srddpm: out of memory with --tile \d+: trying again with --tile \d+', n)
+                         for n in notes), r.stderr[-1500:]
+    assert 'with --tile 200:' in notes[0]
+    tile = int(notes[-1].rsplit(' ', 1)[1])
+    assert tile < 200 and not list(files.glob('.o.png.*'))
+    assert main([*argv[:-3], '--tile', str(tile), '-q', '-o', str(files / 'ref.png')]) == 0
+    assert np.array_equal(np.asarray(Image.open(files / 'o.png')), np.asarray(Image.open(files / 'ref.png')))
+
+def test_out_of_memory_at_the_smallest_tile_is_one_line(files, capsys, monkeypatch):
+    "When even the smallest tile fails to allocate, the command ends in one line with exit code 2."
+    import srddpm.inference as inf
+    def no_memory(*a, **kw): raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB")
+    monkeypatch.setattr(inf, 'upscale', no_memory)
+    code, err = _run(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--steps', '1', '--tile', '64'],
+                     capsys)
+    lines = err.splitlines()
+    assert code == 2 and lines[-1].startswith('srddpm: error: ') and 'out of memory' in lines[-1], err
+    assert 'even with --tile' in lines[-1] and 'Traceback' not in err and not (files / 'o.png').exists()
+
+def test_transparency_is_kept(files, capsys):
+    "An RGBA photo, a grey one with alpha and a palette with a transparent index come back with their alpha enlarged."
+    rgba = np.random.default_rng(3).integers(0, 256, (10, 12, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(files / 'rgba.png')
+    Image.fromarray(rgba[..., [0, 3]]).save(files / 'la.png')
+    pal = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), 'P')
+    pal.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    pal.save(files / 'pal.png', transparency=0)
+    for name, mode in (('rgba', 'RGBA'), ('la', 'LA'), ('pal', 'RGBA')):
+        assert main(['upscale', str(files / f'{name}.png'), '-o', str(files / f'{name}_x4.png'),
+                     '--steps', '1', '-q']) == 0
+        out = Image.open(files / f'{name}_x4.png')
+        w, h = Image.open(files / f'{name}.png').size
+        assert out.mode == mode and out.size == (4 * w, 4 * h), (name, out.mode, out.size)
+    a = np.asarray(Image.open(files / 'pal_x4.png'))[..., 3]
+    assert a[0, 0] < 64 and a[0, -1] > 191             # transparent corner stays transparent
+    # JPEG keeps no alpha: the colour on white is written alone
+    assert main(['upscale', str(files / 'rgba.png'), '-o', str(files / 'rgba.jpg'), '--method', 'bicubic', '-q']) == 0
+    assert Image.open(files / 'rgba.jpg').mode == 'RGB'
+
+def test_estimate_is_printed_before_a_large_run(files, capsys):
+    "A photo large enough gets 'about N s' before the run starts; the run then says how long it took."
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(files / 'p.png')
+    assert main(['upscale', str(files / 'p.png'), '-o', str(files / 'o.png'), '--method', 'bicubic']) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and 'about' in out[0] and 'on this machine' in out[0] and out[1].endswith(')'), out
 
 def test_shipped_defaults_beat_bicubic_on_a_held_out_photo(files):
     """`srddpm upscale LR -o OUT` with every default (the shipped weights, one DDIM sample, back-projection)
