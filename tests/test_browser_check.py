@@ -2,9 +2,10 @@
 
 A tiny Jupyter Book is built with the book's own configuration, extension and CSS: a page done right
 (a wide tagged equation, a wide HTML table output, a Markdown output with a table and $maths$, a schematic
-from nbs/figures, a chapter linked with {doc}) and a page with one of each mistake (TeX left as text, a MyST role as text, typed chapter numbers,
+from srddpm/figures, a chapter linked with {doc}) and a page with one of each mistake (TeX left as text, a MyST role as text, typed chapter numbers,
 stray reprs in outputs, a Markdown table printed into an output, a wide table inside a box with
-`overflow: hidden`). The same site with the book's CSS emptied shows the theme's defaults: the wide
+`overflow: hidden`, an image linked root-absolute, which breaks under the site's sub-path, and one loaded
+from another host). The site is served under /srddpm/, as GitHub Pages serves it. The same site with the book's CSS emptied shows the theme's defaults: the wide
 equation then loses its left side, and the check must say so at both window widths.
 Needs Debian's chromium and chromium-driver (`make browser-deps`); skipped without them.
 """
@@ -55,7 +56,8 @@ BAD = _nb([
     _md('# A page with mistakes\n\n'
         'Completing the square: the exponent is \\tfrac12 \\big(x - \\mu\\big) and \\mathbb{E} stays as text.\n\n'
         'As chapter 21 shows, and as [chapter 7](10_good.ipynb) says, the {cite} role was not parsed.\n\n'
-        f'<div style="overflow: hidden">{WIDE_TABLE}</div>\n'),
+        f'<div style="overflow: hidden">{WIDE_TABLE}</div>\n\n'
+        '<img src="/_static/logo.png" alt="root-absolute"> <img src="http://127.0.0.2:9/logo.png" alt="another host">\n'),
     _code('torch.manual_seed(0)', [_result({'text/plain': '<torch._C.Generator at 0x7f3a2c1b0270>'})]),
     _code('losses', [_stream('{0.5: np.float64(3.21), 1.0: np.float64(18.52)}\n'
                              '<srddpm.core.Timer object at 0x7f00deadbeef>\n')]),
@@ -68,7 +70,7 @@ def site(tmp_path_factory):
     from book import add_local_mathjax
     src = tmp_path_factory.mktemp('tinybook')
     (src / 'nbs' / 'figures').mkdir(parents=True)
-    shutil.copy(ROOT / 'nbs' / 'figures' / 'diffusion_chain.svg', src / 'nbs' / 'figures')
+    shutil.copy(ROOT / 'srddpm' / 'figures' / 'diffusion_chain.svg', src / 'nbs' / 'figures')
     shutil.copytree(ROOT / '_ext', src / '_ext', ignore=shutil.ignore_patterns('__pycache__'))
     shutil.copytree(ROOT / '_static', src / '_static')
     shutil.copy(ROOT / 'references.bib', src)
@@ -98,7 +100,8 @@ def test_a_page_done_right_passes(site):
     assert list((html / '_images').glob('diffusion_chain*.svg')), 'the schematic was not copied (only_build_toc_files?)'
     problems = bc.check_pages(html, _pages(html, 'index', '10_good'), shots=None)
     assert problems == []
-    assert bc.check_links(html, bc.toc_pages(html, src / '_toc.yml')) == []
+    # the only broken link of the site is the bad page's root-absolute one
+    assert bc.check_links(html, bc.toc_pages(html, src / '_toc.yml')) == ['nbs/20_bad.html: broken link /_static/logo.png']
 
 def test_each_mistake_is_flagged(site):
     _, html, _ = site
@@ -115,7 +118,12 @@ def test_each_mistake_is_flagged(site):
     cut = [p for p in problems if 'table' in p and 'cut off by div' in p]
     assert len(cut) == 2 and '@1280px' in cut[0] and '@1920px' in cut[1], text       # a table in a box that hides it
     assert sum('Markdown table printed as text in an output' in p and '| method | PSNR |' in p for p in problems) == 1, text
-    assert len(problems) == 9, text
+    assert sum('images that did not load' in p and '2 of' in p or 'images that did not load' in p for p in problems) == 1, text
+    assert [p for p in problems if 'loads from another host' in p] == \
+        ['nbs/20_bad.html: loads from another host (the book must work offline): http://127.0.0.2:9/logo.png'], text
+    assert [p for p in problems if 'outside the site' in p] == \
+        ["request outside the site's path /srddpm/ (a root-absolute link?): /_static/logo.png"], text
+    assert len(problems) == 12, text
 
 def test_the_themes_clipping_is_flagged_at_both_widths(site):
     _, _, nocss = site

@@ -22,6 +22,11 @@ Then at every window width (1280 and 1920 px by default):
 Reported without failing: code lines wider than their code box (per page, inputs and outputs) and
 tables that scroll sideways. Then every internal link (file and #anchor) of every page is checked, and
 full-page screenshots of a few chapters are written. Exit status 1 on any problem.
+
+The site is served under a sub-path (`--prefix`, default `/srddpm/`), as GitHub Pages serves a project
+site (`https://<owner>.github.io/<repo>/`): a request outside the prefix (a root-absolute link or
+script) is answered 404 and reported, and so is anything a page loads from another host (the book must
+work offline: its maths, scripts, styles and images are its own).
 Needs Debian's chromium and chromium-driver (the Makefile installs them when missing).
 """
 from __future__ import annotations
@@ -246,13 +251,36 @@ for (const t of art.querySelectorAll('table')) {
 return {problems, notes, column: [px(L), px(R)]};
 """
 
-def _serve(html: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
+PREFIX = '/srddpm/'
+
+def _serve(html: Path, prefix: str = PREFIX):
+    "Serve `html` under `prefix` on 127.0.0.1; requests outside it get 404 and are listed in `srv.outside`."
+    outside = []
+    class UnderPrefix(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args): pass
-    handler = functools.partial(Quiet, directory=str(html))
-    srv = socketserver.TCPServer(('127.0.0.1', 0), handler)
+        def send_head(self):
+            if not self.path.startswith(prefix):
+                # the browser asks the host for /favicon.ico by itself, whatever the page says
+                if self.path != '/favicon.ico': outside.append(self.path)
+                self.send_error(404); return None
+            self.path = '/' + self.path[len(prefix):]
+            return super().send_head()
+    handler = functools.partial(UnderPrefix, directory=str(html))
+    srv = socketserver.ThreadingTCPServer(('127.0.0.1', 0), handler)
+    srv.daemon_threads = True
+    srv.outside = outside
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, f'http://127.0.0.1:{srv.server_address[1]}'
+    return srv, f'http://127.0.0.1:{srv.server_address[1]}{prefix.rstrip("/")}'
+
+# What a page loaded, or asked for, from another origin (a CDN, a font service): the book must work offline.
+_FOREIGN_JS = r"""
+const here = location.origin;
+const urls = performance.getEntriesByType('resource').map(e => e.name);
+document.querySelectorAll('script[src], link[rel~="stylesheet"][href], link[rel~="preload"][href], img[src], iframe[src]')
+  .forEach(e => urls.push(e.src || e.href));
+return [...new Set(urls.filter(u => { try { const o = new URL(u, location.href); return /^https?:$/.test(o.protocol) && o.origin !== here; }
+                                      catch (e) { return false; } }))];
+"""
 
 def _driver():
     from selenium import webdriver
@@ -282,9 +310,10 @@ def page_problems(r: dict, where: str) -> list[str]:
           for t in r['outputTables']]
     return p
 
-def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS, shoot=SHOOT) -> list[str]:
+def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS, shoot=SHOOT,
+                prefix: str = PREFIX) -> list[str]:
     driver = _driver()
-    srv, base = _serve(html)
+    srv, base = _serve(html, prefix)
     problems, chapters = [], [p for p in pages if p.stem[:2].isdigit()]
     shoot = {p for p in chapters if p.stem in shoot} or set(chapters[:1] + chapters[-1:])
     try:
@@ -295,6 +324,8 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS
             driver.get(f'{base}/{rel}')
             r = driver.execute_async_script(_PAGE_JS)
             found, notes = page_problems(r, f'{rel}:'), []
+            found += [f'{rel}: loads from another host (the book must work offline): {u}'
+                      for u in driver.execute_script(_FOREIGN_JS)]
             for w in widths:
                 if w != widths[0]: driver.set_window_size(w, 1600)
                 lay = driver.execute_script(_LAYOUT_JS)
@@ -316,6 +347,8 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS
                 driver.save_screenshot(str(out)); print(f'  screenshot: {out}')
     finally:
         driver.quit(); srv.shutdown()
+    problems += [f'request outside the site\'s path {prefix} (a root-absolute link?): {u}' for u in sorted(set(srv.outside))]
+    print(f'  served under {prefix}: {len(set(srv.outside))} request(s) outside it')
     return problems
 
 def main():
@@ -325,14 +358,17 @@ def main():
     ap.add_argument('--widths', default=','.join(map(str, WIDTHS)), help='window widths in px, comma-separated')
     ap.add_argument('--shoot', default=','.join(SHOOT), help='chapters (file stems) to screenshot at the first width')
     ap.add_argument('--toc', type=Path, default=ROOT / '_toc.yml', help="the book's _toc.yml (its pages are checked)")
+    ap.add_argument('--prefix', default=PREFIX, help='the sub-path the site is served under (default %(default)s)')
     a = ap.parse_args()
     html = a.html.resolve()
     pages = toc_pages(html, a.toc)
     widths = tuple(int(w) for w in a.widths.split(','))
-    problems = check_pages(html, pages, a.screenshots, widths, tuple(a.shoot.split(','))) + check_links(html, pages)
+    prefix = '/' + a.prefix.strip('/') + '/' if a.prefix.strip('/') else '/'
+    problems = check_pages(html, pages, a.screenshots, widths, tuple(a.shoot.split(',')), prefix) + check_links(html, pages)
     if problems:
         print(f'browser check FAILED ({len(problems)} problems):\n  ' + '\n  '.join(problems)); return 1
-    print(f'browser check passed: {len(pages)} pages at {", ".join(map(str, widths))} px, internal links ok')
+    print(f'browser check passed: {len(pages)} pages at {", ".join(map(str, widths))} px, served under {prefix}, '
+          'nothing loaded from another host, internal links ok')
     return 0
 
 if __name__ == '__main__':
