@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements-lock.txt
 JOBS ?= 2
 
-.PHONY: book test lib clean check-sync test-unit test-notebooks book-ci browser-test
+.PHONY: book test test-standalone lib clean check-sync test-unit test-notebooks book-ci browser-test browser-deps
 
 # (Re)create the virtual environment when pyproject.toml or the lock file changes. pyproject.toml
 # has lower bounds only (the library lives in its users' environments); the lock file pins what
@@ -34,11 +34,20 @@ book: $(STAMP)
 # warnings as errors.
 test: $(STAMP)
 	$(BIN)/python tools/check_sync.py
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 	$(MAKE) --no-print-directory browser-deps
 	SRDDPM_PROFILE=ci $(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
+	$(BIN)/python tools/wheel_check.py --python $(PYTHON)
 	$(BIN)/python tools/book.py build --out _build/ci --strict
 	$(BIN)/python tools/browser_check.py _build/ci/_build/html --screenshots _build/screenshots
 	@echo "make test: all checks passed"
+
+# Slower checks, outside `make test`: every chapter copied alone into an empty folder and run in the
+# wheel's environment (torch 2.13, no torchvision), and the unit tests against the installed wheel.
+test-standalone: $(STAMP)
+	$(BIN)/python tools/wheel_check.py --python $(PYTHON) --every-chapter --unit-tests
+	@echo "make test-standalone: all checks passed"
 
 # Debian's Chromium and its driver for the browser check, installed when missing.
 browser-deps:
@@ -49,4 +58,4 @@ browser-deps:
 	fi
 
 clean:
-	rm -rf _build _docs
+	rm -rf _build _docs .venv-wheel
