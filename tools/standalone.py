@@ -71,7 +71,9 @@ def main():
     chapters = toc_notebooks() if a.all else [ROOT / 'nbs' / f'{c}.ipynb' for c in a.chapters]
     if not chapters: ap.error('name chapters or pass --all')
     os.environ.update(SRDDPM_PROFILE='ci', SRDDPM_PROGRESS='0', MPLBACKEND='module://matplotlib_inline.backend_inline',
-                      PYDEVD_DISABLE_FILE_VALIDATION='1')
+                      PYDEVD_DISABLE_FILE_VALIDATION='1',
+                      # as in an activated environment: its `srddpm` command first on the PATH
+                      PATH=f'{Path(sys.executable).parent}{os.pathsep}{os.environ.get("PATH", "")}')
     with tempfile.TemporaryDirectory(prefix='srddpm-kernel-') as k, tempfile.TemporaryDirectory(prefix='srddpm-cache-') as cache:
         subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--prefix', k, '--name', 'srddpm-alone'],
                        check=True, capture_output=True)
