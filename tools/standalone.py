@@ -42,6 +42,7 @@ def prepare(nb) -> None:
 
 
 def run_alone(path: Path, kernel_dir: Path) -> float:
+    "Run one chapter alone; its seconds, or SystemExit / CellExecutionError."
     with tempfile.TemporaryDirectory(prefix=f'alone-{path.stem}-') as d:
         d = Path(d)
         shutil.copy(path, d / path.name)                 # the notebook, and nothing else
@@ -78,7 +79,13 @@ def main():
         subprocess.run([sys.executable, '-m', 'ipykernel', 'install', '--prefix', k, '--name', 'srddpm-alone'],
                        check=True, capture_output=True)
         os.environ.update(JUPYTER_PATH=str(Path(k) / 'share' / 'jupyter'), SRDDPM_CACHE=cache)
-        total = sum(run_alone(p, Path(k)) for p in chapters)
+        total, failed = 0.0, []
+        for p in chapters:                      # every chapter, then every failure
+            try: total += run_alone(p, Path(k))
+            except Exception as e:              # SystemExit from the checks, CellExecutionError from the kernel
+                msg = str(e).strip().splitlines()
+                print(f'  {p.stem}: FAILED alone:', *msg[-12:], sep='\n    ', flush=True); failed.append(p.stem)
+    if failed: raise SystemExit(f'chapters that fail when run alone: {", ".join(failed)}')
     print(f'{len(chapters)} chapter(s) ran alone in {total:.0f} s')
 
 
