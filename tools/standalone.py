@@ -82,7 +82,7 @@ def main():
         total, failed = 0.0, []
         for p in chapters:                      # every chapter, then every failure
             try: total += run_alone(p, Path(k))
-            except Exception as e:              # SystemExit from the checks, CellExecutionError from the kernel
+            except (Exception, SystemExit) as e:    # SystemExit from the checks, CellExecutionError from the kernel
                 msg = str(e).strip().splitlines()
                 print(f'  {p.stem}: FAILED alone:', *msg[-12:], sep='\n    ', flush=True); failed.append(p.stem)
     if failed: raise SystemExit(f'chapters that fail when run alone: {", ".join(failed)}')
