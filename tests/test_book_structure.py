@@ -81,3 +81,53 @@ def test_code_fits_the_page():
     long = [f'{p.name}: {len(l)} chars: {l[:60]}...' for f in _toc_files() if (p := ROOT / (f + '.ipynb')).exists()
             for t, s, _ in _cells(p) if t == 'code' for l in s.splitlines() if len(l) > 100]
     assert not long, f'{len(long)} code lines over 100 characters: {long[:10]}'
+
+# Chapters whose equation numbers are known to break the rule below, each with its violations, until the
+# chapter's owner fixes them. The test prints them; a violation not listed here fails it.
+KNOWN_EQUATION_ORDER_VIOLATIONS = {
+    'nbs/01_data': {'tags [2]: not 1, 2, ..., 1 in order',
+                    'number typed by hand at the end of display maths: (1)'},
+}
+
+def _equation_order_violations(text):
+    "Tags \\tag{N} not numbered 1, 2, 3, ... in reading order; numbers like (1) typed in display maths."
+    out = set()
+    tags = re.findall(r'\\tag\{([^}]*)\}', text)
+    if tags != [str(i) for i in range(1, len(tags) + 1)]:
+        out.add(f'tags [{", ".join(tags)}]: not 1, 2, ..., {len(tags)} in order')
+    for m in re.finditer(r'\$\$(.*?)\$\$', text, re.S):
+        body = re.sub(r'\\tag\{[^}]*\}', '', m.group(1)).rstrip()
+        hand = re.search(r'(?:\\q?quad\s*|^|\s)\((\d+)\)\s*[.,]?$', body)
+        if hand: out.add(f'number typed by hand at the end of display maths: ({hand.group(1)})')
+    return out
+
+def test_equation_numbers_run_in_order():
+    """In every chapter, equation tags \\tag{N} in the markdown appear as 1, 2, 3, ... (no gap, no repeat, no
+    other order), and no equation number is typed by hand, as "(1)" at the end of display maths."""
+    new, known = [], []
+    for f in _toc_files():
+        p = ROOT / (f + '.ipynb')
+        if p.exists():
+            text = '\n'.join(s for t, s, _ in _cells(p) if t == 'markdown')
+        elif (ROOT / (f + '.md')).exists():
+            text = (ROOT / (f + '.md')).read_text()
+        else:
+            continue
+        found = _equation_order_violations(text)
+        allowed = KNOWN_EQUATION_ORDER_VIOLATIONS.get(f, set())
+        new += [f'{f}: {v}' for v in sorted(found - allowed)]
+        known += [f'{f}: {v}' for v in sorted(found & allowed)]
+        for v in sorted(allowed - found):
+            print(f'{f}: no longer violates ({v}): remove it from KNOWN_EQUATION_ORDER_VIOLATIONS')
+    for v in known: print('known, to be fixed:', v)
+    assert not new, new
+
+def test_equation_order_check_catches_violations():
+    "The rule above on small examples, so that a check that never fires cannot pass unnoticed."
+    ok = r'$$a \tag{1}$$ text (1) and $$b \tag{2}$$'
+    assert not _equation_order_violations(ok)
+    assert _equation_order_violations(r'$$a \tag{1}$$ $$b \tag{3}$$')          # a gap
+    assert _equation_order_violations(r'$$a \tag{2}$$ $$b \tag{1}$$')          # out of order
+    assert _equation_order_violations(r'$$a \tag{1}$$ $$b \tag{1}$$')          # a repeat
+    assert _equation_order_violations('$$x = 1 \\qquad (1)\n$$')              # typed by hand
+    assert not _equation_order_violations('$$f(1) = 2 \\tag{1}$$')            # f(1) is maths
