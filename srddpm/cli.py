@@ -225,11 +225,11 @@ def cmd_evaluate(args) -> int:
 SERVE_MAX_PIXELS = 16_000_000     # the largest output `srddpm serve` accepts by default (16 MP)
 
 def cmd_serve(args) -> int:
-    if importlib.util.find_spec('gradio') is None:
-        raise CLIError("srddpm serve needs the web app's packages: pip install 'srddpm[app]'")
     if not 1 <= args.port <= 65535: raise CLIError(f'--port must lie in 1..65535, got {args.port}')
     if not args.max_pixels >= 1:
         raise CLIError(f'--max-pixels must be a positive number, got {args.max_pixels}')
+    if importlib.util.find_spec('gradio') is None:
+        raise CLIError("srddpm serve needs the web app's packages: pip install 'srddpm[app]'")
     model = _load_model(args, 4)
     from srddpm.app import serve                 # chapter 27, after this one: imported here
     serve(model, host=args.host, port=args.port, max_pixels=int(args.max_pixels),

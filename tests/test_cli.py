@@ -263,3 +263,20 @@ def test_output_files_get_the_usual_permissions(files):
     try: assert main(['upscale', str(files / 'small.png'), '-o', str(files / 'o.png'), '--method', 'bicubic', '-q']) == 0
     finally: os.umask(old)
     assert (files / 'o.png').stat().st_mode & 0o777 == 0o644
+
+
+def test_serve_without_gradio_says_what_to_install(capsys, monkeypatch):
+    "The library and the CLI work without gradio; `srddpm serve` then says in one line how to get it."
+    monkeypatch.setitem(sys.modules, 'gradio', None)           # as if it were not installed
+    code, err = _run(['serve'], capsys)
+    assert code == 2 and err == "srddpm: error: srddpm serve needs the web app's packages: pip install 'srddpm[app]'"
+
+
+def test_serve_defaults_are_safe(capsys):
+    "Listens on this machine only unless told otherwise; the port and output cap are checked in one line."
+    from srddpm.cli import build_parser, SERVE_MAX_PIXELS
+    args = build_parser().parse_args(['serve'])
+    assert (args.host, args.port, args.max_pixels) == ('127.0.0.1', 7860, SERVE_MAX_PIXELS)
+    for argv, needle in ((['serve', '--port', '0'], '--port'), (['serve', '--max-pixels', '0'], '--max-pixels')):
+        code, err = _run(argv, capsys)
+        assert code == 2 and needle in err and '\n' not in err, err
