@@ -154,7 +154,8 @@ def test_sets_up_as_written(command, workdir):
         else: raise AssertionError(f'{command}: no recipe.json after 300 s')
     finally: _stop(p)
     from srddpm.recipe import RecipeConfig
-    cfg = RecipeConfig.from_file(workdir / words[words.index('--config') + 1])
+    name = words[words.index('--config') + 1]                  # a path in the working folder, or a shipped one's stem
+    cfg = RecipeConfig.from_file(workdir / name if (workdir / name).is_file() else name)
     assert recipe['world_size'] == world
     assert recipe['global_batch'] == {n: world * st.batch_size for n, st in cfg.stages.items() if st is not None}
     assert recipe['stages'] == cfg.to_dict()['stages']
