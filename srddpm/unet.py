@@ -359,7 +359,8 @@ def compare_samplers(model, schedule: NoiseSchedule, shape,
             scheduler = DDIMScheduler(schedule, prediction_type, eta=0.0, clip_x0=clip_x0)
         else: raise ValueError(f"a sampler is 'DDPM' or 'DDIM', got {name!r}")
         n_steps = schedule.T if n_steps is None else int(n_steps)
-        warm_cond = None if cond is None else {k: v[:2] for k, v in cond.items()}
+        warm_cond = None if cond is None else {
+            k: v[:2] if torch.is_tensor(v) else v for k, v in cond.items()}
         sample(model, (min(2, shape[0]), *shape[1:]), scheduler, n_steps=1, show_progress=False,
                cond=warm_cond)                                   # warm-up, untimed
         with Timer() as timer:

@@ -3,8 +3,9 @@ import json
 import pytest
 import torch
 from srddpm.unet import (UNet, timestep_embedding, norm_groups, count_parameters, AttentionBlock,
-                         nearest_neighbour_distance, compare_samplers, sampler_table)
-from srddpm.diffusion import NoiseSchedule, sample, DDIMScheduler, diffusion_loss
+                         nearest_neighbour_distance, compare_samplers, sampler_table,
+                         label_dropout_sampler, ClassifierFreeGuidance)
+from srddpm.diffusion import NoiseSchedule, sample, DDIMScheduler, diffusion_loss, train_diffusion
 
 def tiny(**kw):
     cfg = dict(base_ch=8, ch_mults=(1, 2), num_res_blocks=1, mid_attn=False)
@@ -120,3 +121,65 @@ def test_compare_samplers_rows_and_table():
     assert rows[0]['ratio'] == 1.0 and all(r['samples'].shape == (2, 1, 8, 8) for r in rows)
     assert 'DDIM' in sampler_table(rows)
     with pytest.raises(ValueError, match='DDPM'): compare_samplers(net, s, (1, 1, 8, 8), runs=(('Euler', 3),), show_progress=False)
+
+def test_label_inputs_are_checked():
+    net = tiny(num_classes=3)
+    x = torch.randn(2, 1, 8, 8)
+    with pytest.raises(ValueError, match=r'0\.\.2 \(and 3, the null label\)'): net(x, 1, label=torch.tensor([0, 4]))
+    with pytest.raises(ValueError, match=r'0\.\.2'): net(x, 1, label=torch.tensor([-1, 0]))
+    with pytest.raises(ValueError, match=r'\(2,\)'): net(x, 1, label=torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match='integer'): net(x, 1, label=torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match='num_classes=0'): tiny()(x, 1, label=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match='num_classes'): tiny(num_classes=-1)
+    assert net(x, 1, label=2).shape == (2, 1, 8, 8)               # a scalar label broadcasts
+
+def test_label_vectors_and_config_roundtrip():
+    net = randomized(tiny(num_classes=3))
+    assert count_parameters(net) - count_parameters(tiny()) == 4 * 4 * 8    # (K + 1) x temb_dim
+    twin = UNet(**json.loads(json.dumps(net.config)))
+    twin.load_state_dict(net.state_dict())
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(twin(x, 5, label=torch.tensor([0, 1, 3])), net(x, 5, label=torch.tensor([0, 1, 3])))
+        assert torch.equal(net(x, 5), net(x, 5, label=3))                 # None is the null label
+        assert not torch.allclose(net(x, 5, label=0), net(x, 5, label=1))
+    assert 'label_embed' not in ''.join(tiny().state_dict())              # unlabelled nets unchanged
+
+def test_label_dropout_sampler():
+    x0, y = torch.arange(50.)[:, None], torch.arange(50) % 5
+    with pytest.raises(ValueError, match='labels'): label_dropout_sampler(x0, y[:3], 0.1, 5)
+    with pytest.raises(ValueError, match='p_uncond'): label_dropout_sampler(x0, y, 1.5, 5)
+    g = torch.Generator().manual_seed(0)
+    xb, c = label_dropout_sampler(x0, y, 0.0, 5)(64, g)
+    assert torch.equal(c['label'], y[xb[:, 0].long()])
+    _, c = label_dropout_sampler(x0, y, 1.0, 5)(64, g)
+    assert (c['label'] == 5).all()
+
+def test_guidance_weights_and_training_with_labels():
+    s = NoiseSchedule.make('linear', 20)
+    net = tiny(num_classes=2)
+    data = label_dropout_sampler(torch.randn(16, 1, 8, 8), torch.arange(16) % 2, 0.5, 2)
+    hist = train_diffusion(net, data, s, n_steps=3, batch_size=4, show_progress=False)
+    assert len(hist['loss']) == 3 and net.label_embed.weight.grad is not None
+    randomized(net)
+    with pytest.raises(ValueError, match='num_classes'): ClassifierFreeGuidance(tiny())
+    g = ClassifierFreeGuidance(net)
+    x, lab = torch.randn(3, 1, 8, 8), torch.tensor([0, 1, 0])
+    with torch.no_grad():
+        c, u = net(x, 4, label=lab), net(x, 4)
+        assert torch.equal(g(x, 4, lab, w=1), c) and torch.equal(g(x, 4, lab, w=0), u)
+        assert torch.allclose(g(x, torch.tensor([4, 4, 4]), lab, w=2.5), u + 2.5 * (c - u), atol=1e-6)
+        assert torch.allclose(g(x, 4, 1, w=2), g(x, 4, torch.tensor([1, 1, 1]), w=2))
+    out = sample(g, (3, 1, 8, 8), DDIMScheduler(s), n_steps=4, cond={'label': lab, 'w': 3.0},
+                 show_progress=False)
+    assert out.shape == (3, 1, 8, 8) and torch.isfinite(out).all()
+
+def test_compare_samplers_passes_labels():
+    s = NoiseSchedule.make('linear', 10)
+    net = randomized(tiny(num_classes=2))
+    lab = torch.tensor([0, 1, 1])
+    rows = compare_samplers(net, s, (3, 1, 8, 8), runs=(('DDIM', 5),), cond={'label': lab},
+                            show_progress=False)
+    want = sample(net, (3, 1, 8, 8), DDIMScheduler(s, clip_x0=1.0), n_steps=5, cond={'label': lab},
+                  generator=torch.Generator().manual_seed(0), show_progress=False)
+    assert torch.equal(rows[0]['samples'], want)
