@@ -7,9 +7,15 @@ loading included) and per output megapixel, the peak resident memory of the proc
 denoiser's GFLOP per output megapixel per step. `--method bicubic` rows in the same run are the baseline: the
 same command without a network. Nothing is asserted.
 
-    python bench/bench_upscale.py [--sizes 125x125,250x250,500x500] [--threads 2] [--methods srddpm,bicubic]
+With `--app` (needs `pip install 'srddpm[app]'`), the same photos also go through the web app of `srddpm serve`
+(started once, in its own process, with the same threads) and its `/upscale` API called with `gradio_client`, next
+to the command line with the same options: the seconds of the whole command and of its upscaling alone (what it
+prints), the API's round trip (upload, upscaling, PNG and slider images written, download) and the app's upscaling
+alone (what its page prints). The app's overhead is its round trip minus its upscaling.
+
+    python bench/bench_upscale.py [--sizes 125x125,250x250,500x500] [--threads 2] [--methods srddpm,bicubic] [--app]
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, platform, re, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -27,6 +33,7 @@ def main():
     ap.add_argument('--sizes', default='125x125,250x250,500x500', help='LR sizes WxH (outputs are 16x the pixels)')
     ap.add_argument('--methods', default='srddpm,bicubic')
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--app', action='store_true', help='also through the web app and its API, beside the CLI')
     a = ap.parse_args()
     from srddpm.data import load_photo
     from srddpm.cli import default_checkpoint
@@ -37,6 +44,7 @@ def main():
     gflop = denoiser_gflop(load_srddpm(default_checkpoint()).config)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), SRDDPM_PROGRESS='0')
     tmp = Path(tempfile.mkdtemp(prefix='bench-upscale-'))
+    if a.app: return bench_app(a, photo, env, tmp)
     rows = []
     for size in a.sizes.split(','):
         w, h = (int(v) for v in size.split('x'))
@@ -64,5 +72,56 @@ def main():
         g = f'{gflop:.0f}' if r['method'] == 'srddpm' else '–'
         print(f"| {r['method']} | {r['size']} | {r['out']} | {r['mp']:.2f} | {r['sec']:.1f} | {r['sec'] / r['mp']:.1f} "
               f"| {r['peak']:.0f} | {g} |")
+
+def _crop(photo, size, tmp):
+    w, h = (int(v) for v in size.split('x'))
+    y0, x0 = (photo.shape[0] - h) // 2, (photo.shape[1] - w) // 2
+    if y0 < 0 or x0 < 0: raise SystemExit(f'{size}: larger than the retina photograph {photo.shape[1]}x{photo.shape[0]}')
+    src = tmp / f'photo_{w}x{h}.png'
+    Image.fromarray(photo[y0:y0 + h, x0:x0 + w]).save(src)
+    return src, w, h
+
+def bench_app(a, photo, env, tmp):
+    "The same photos through `srddpm upscale` and through the `/upscale` API of `srddpm serve`, side by side."
+    from gradio_client import Client, handle_file
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, '-m', 'srddpm.cli', 'serve', '--port', str(port), '-q'], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}/'
+    try:
+        for _ in range(600):
+            try: urllib.request.urlopen(url, timeout=2); break
+            except OSError: time.sleep(0.5)
+        client = Client(url, verbose=False)
+        rows = []
+        for size in a.sizes.split(','):
+            src, w, h = _crop(photo, size, tmp)
+            for method in a.methods.split(','):
+                t = time.perf_counter()
+                r = subprocess.run([sys.executable, '-m', 'srddpm.cli', 'upscale', str(src), '-o', str(tmp / 'cli.png'),
+                                    '--method', method], capture_output=True, text=True, env=env)
+                cli = time.perf_counter() - t
+                if r.returncode: print(f'{method} {size}: CLI failed: {r.stderr.strip()[-300:]}'); continue
+                cli_up = float(re.search(rf'{method}, ([\d.]+) s', r.stdout).group(1))
+                t = time.perf_counter()
+                png, _, info = client.predict(handle_file(str(src)), method=method, api_name='/upscale')
+                api = time.perf_counter() - t
+                app_up = float(re.search(r': ([\d.]+) s \(', info).group(1))
+                same = Path(png).read_bytes() == (tmp / 'cli.png').read_bytes()
+                rows.append((method, f'{w}x{h}', 16 * w * h / 1e6, cli, cli_up, api, app_up, same))
+                print(f'  {method} {size}: CLI {cli:.1f} s ({cli_up:.1f} s upscaling), API {api:.1f} s '
+                      f'({app_up:.1f} s upscaling), same image: {same}', flush=True)
+    finally:
+        server.terminate(); server.wait(timeout=30)
+    print(f'\n# `srddpm upscale` and the `/upscale` API of `srddpm serve`, defaults | '
+          f'{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {a.threads} threads | '
+          f'load average {os.getloadavg()[0]:.1f}')
+    print('| method | input | output MP | CLI command (s) | CLI upscaling (s) | API round trip (s) | app upscaling (s) '
+          '| app overhead (s) | API / CLI upscaling | same image |')
+    print('|---|---|---|---|---|---|---|---|---|---|')
+    for m, size, mp, cli, cli_up, api, app_up, same in rows:
+        print(f'| {m} | {size} | {mp:.2f} | {cli:.1f} | {cli_up:.1f} | {api:.1f} | {app_up:.1f} | {api - app_up:.1f} '
+              f'| {api / cli_up:.2f} | {"yes" if same else "NO"} |')
 
 if __name__ == '__main__': main()
