@@ -73,7 +73,7 @@ def test_one_lower_bound_of_torch_everywhere():
 def test_one_repository_url():
     "The URL is set in _config.yml; every copy agrees with it, and the book's URL is its GitHub Pages site."
     urls = PYPROJECT['project']['urls']
-    assert urls['Repository'] == REPO and urls['Documentation'] == BOOK
+    assert urls['Repository'] == REPO and urls['Homepage'] == BOOK
     assert urls['Changelog'] == f'{REPO}/blob/main/CHANGELOG.md'
     cff = yaml.safe_load((ROOT / 'CITATION.cff').read_text())
     assert cff['repository-code'] == REPO and cff['url'] == BOOK
