@@ -168,7 +168,8 @@ def load_mnist(root='data', fashion: bool = False, train: bool = True, download:
         from torchvision import datasets
     except ImportError:
         if not fallback:
-            raise ImportError("load_mnist needs torchvision: pip install 'srddpm[vision]'") from None
+            raise ImportError(
+                "load_mnist needs torchvision: pip install 'srddpm[vision]'") from None
         print("torchvision is not installed (pip install 'srddpm[vision]'): using the "
               'scikit-learn digits instead.')
         tr, te = digits_split(size or 16, value_range=value_range)

@@ -82,13 +82,6 @@ def test_code_fits_the_page():
             for t, s, _ in _cells(p) if t == 'code' for l in s.splitlines() if len(l) > 100]
     assert not long, f'{len(long)} code lines over 100 characters: {long[:10]}'
 
-# Chapters whose equation numbers are known to break the rule below, each with its violations, until the
-# chapter's owner fixes them. The test prints them; a violation not listed here fails it.
-KNOWN_EQUATION_ORDER_VIOLATIONS = {
-    'nbs/01_data': {'tags [2]: not 1, 2, ..., 1 in order',
-                    'number typed by hand at the end of display maths: (1)'},
-}
-
 def _equation_order_violations(text):
     "Tags \\tag{N} not numbered 1, 2, 3, ... in reading order; numbers like (1) typed in display maths."
     out = set()
@@ -104,7 +97,7 @@ def _equation_order_violations(text):
 def test_equation_numbers_run_in_order():
     """In every chapter, equation tags \\tag{N} in the markdown appear as 1, 2, 3, ... (no gap, no repeat, no
     other order), and no equation number is typed by hand, as "(1)" at the end of display maths."""
-    new, known = [], []
+    bad = []
     for f in _toc_files():
         p = ROOT / (f + '.ipynb')
         if p.exists():
@@ -113,14 +106,8 @@ def test_equation_numbers_run_in_order():
             text = (ROOT / (f + '.md')).read_text()
         else:
             continue
-        found = _equation_order_violations(text)
-        allowed = KNOWN_EQUATION_ORDER_VIOLATIONS.get(f, set())
-        new += [f'{f}: {v}' for v in sorted(found - allowed)]
-        known += [f'{f}: {v}' for v in sorted(found & allowed)]
-        for v in sorted(allowed - found):
-            print(f'{f}: no longer violates ({v}): remove it from KNOWN_EQUATION_ORDER_VIOLATIONS')
-    for v in known: print('known, to be fixed:', v)
-    assert not new, new
+        bad += [f'{f}: {v}' for v in sorted(_equation_order_violations(text))]
+    assert not bad, bad
 
 def test_equation_order_check_catches_violations():
     "The rule above on small examples, so that a check that never fires cannot pass unnoticed."
