@@ -164,3 +164,32 @@ def test_peak_memory_does_not_grow_with_the_image_at_a_fixed_tile():
     # the check can fail: without tiles the peak follows the image (a float HR image alone is 12 MB per MP)
     untiled = _extra_mb(192, 192, None)
     assert untiled > large + 60, (large, untiled)
+
+
+def test_progress_counts_tiles_for_every_method(model):
+    "on_progress(done, total) ends at total: denoising steps of all tiles for srddpm, tiles for the others."
+    photo = np.random.default_rng(0).integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    mult = tile_multiple(model)
+    n_tiles = len(tile_starts(40, 32, UPSCALE_OVERLAP, mult)) * len(tile_starts(52, 32, UPSCALE_OVERLAP, mult))
+    srddpm_kw = dict(n_steps=3, n_average=2, show_progress=False)
+    for method, kw, total in (('srddpm', srddpm_kw, 2 * n_tiles * 3), ('regression', {}, n_tiles)):
+        seen = []
+        upscale(photo, method, model, 4, tile=32, on_progress=lambda d, n: seen.append((d, n)), **kw)
+        assert seen == [(k, total) for k in range(1, total + 1)], (method, seen[-3:])
+    assert tiled_pixels(40, 52, 32, mult) >= 40 * 52 and tiled_pixels(40, 52, None) == 40 * 52
+
+
+def test_upscale_photo_is_upscale_with_a_fresh_seed(model):
+    "The service gives `upscale`'s image for its seed, whatever ran before; grey stays grey; alpha comes back enlarged."
+    photo = np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    opts = UpscaleOptions(steps=2, tile=None, project=1, seed=5)
+    ref = upscale(photo, 'srddpm', model, 4, n_steps=2, project=1, overlap=UPSCALE_OVERLAP,
+                  generator=torch.Generator().manual_seed(5), show_progress=False)
+    assert np.array_equal(upscale_photo(photo, opts, model).image, ref)
+    assert np.array_equal(upscale_photo(photo, opts, model).image, ref)          # again: the same
+    grey = np.repeat(photo[..., :1], 3, -1)
+    assert upscale_photo(grey, opts, model).image.shape == (48, 64)
+    rgba = np.dstack([photo, np.full((12, 16), 200, np.uint8)])
+    out = upscale_photo(rgba, opts, model).image
+    assert out.shape == (48, 64, 4) and (out[..., 3] == 200).all() and np.array_equal(out[..., :3], ref)
+    with pytest.raises(UpscaleError, match='--average'): upscale_photo(photo, UpscaleOptions(average=0), model)
