@@ -31,7 +31,7 @@ def _run_one(path: str, profile: str, threads: int):
 # Quiet machine, 2026-12-01; a chapter not listed takes about 30 s.
 TYPICAL_SECONDS = {'25_srddpm': 715, '17_model_comparison': 255, '15_wgan_gp': 225, '11_unet': 175,
                    '12_autoencoder_vae': 150, '10_diffusion': 135, '21_architecture': 90,
-                   '26_cli_full_run': 75, '13_gan': 57}
+                   '26_cli_full_run': 75, '13_gan': 57, '27_web_app': 20}
 
 def expected_seconds(nb_path: Path, profile: str) -> float:
     "The run time the last execution at `profile` recorded in its executed copy, else the typical one."

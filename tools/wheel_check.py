@@ -53,7 +53,7 @@ def build() -> Path:
     need = {'license': r'\.dist-info/licenses/LICENSE$', 'weights': r'^srddpm/weights/srddpm_x4/model\.safetensors$',
             'weights config': r'^srddpm/weights/srddpm_x4/config\.json$',
             'config srddpm_x4_small': r'^srddpm/configs/srddpm_x4_small\.toml$',
-            'config div2k_x4_full': r'^srddpm/configs/div2k_x4_full\.toml$', 'schematics': r'^srddpm/figures/unet\.svg$',
+            'config div2k_x4_full': r'^srddpm/configs/div2k_x4_full\.toml$', 'schematics': r'^srddpm/figures/unet\.svg$', 'app screenshot': r'^srddpm/figures/web_app\.png$',
             'entry point': r'\.dist-info/entry_points\.txt$'}
     missing = [k for k, pat in need.items() if not any(re.search(pat, n) for n in names)]
     if missing: raise SystemExit(f'wheel check FAILED: the wheel lacks {missing}')
