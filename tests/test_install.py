@@ -53,9 +53,29 @@ def test_install_cell_installs_on_top_of_the_readers_torch(monkeypatch, torch_ve
 
 @pytest.mark.parametrize('torch_version', ['2.12.1', '2.9.1+cu126', '1.13.1'])
 def test_install_cell_refuses_an_older_torch_in_one_line(monkeypatch, torch_version):
-    with pytest.raises(SystemExit) as e:
+    "The cell stops (so does `Run all`), and IPython shows the message alone: what is wrong and what to do."
+    with pytest.raises(Exception) as e:
         run_install_cell(monkeypatch, False, torch_version)
-    assert str(e.value) == f'srddpm needs torch >= 2.13; this has {torch_version}'
+    msg = f'srddpm needs torch >= 2.13; this has {torch_version}. Upgrade it (pip install -U torch) and restart.'
+    assert str(e.value) == msg and e.value._render_traceback_() == [msg]
+
+
+def test_install_cell_message_in_a_real_kernel(tmp_path):
+    "In a real IPython kernel the refusal is one line of output, no traceback, and the cell counts as failed."
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    fake = ('import importlib.util, importlib.metadata as md\n'
+            "real_find, real_version = importlib.util.find_spec, md.version\n"
+            "importlib.util.find_spec = lambda n, *a: None if n == 'srddpm' else real_find(n, *a)\n"
+            "md.version = lambda n: '2.5.1' if n == 'torch' else real_version(n)")
+    install = cell_source().replace('#| eval: false\n', '')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(fake), nbformat.v4.new_code_cell(install)])
+    with pytest.raises(CellExecutionError):
+        NotebookClient(nb, timeout=120, kernel_name='python3', resources={'metadata': {'path': str(tmp_path)}}).execute()
+    (err,) = nb.cells[1].outputs
+    assert err.output_type == 'error' and err.ename == 'TorchTooOld'
+    assert err.traceback == ['srddpm needs torch >= 2.13; this has 2.5.1. Upgrade it (pip install -U torch) and restart.']
 
 
 def test_one_lower_bound_of_torch_everywhere():

@@ -32,7 +32,11 @@ if importlib.util.find_spec('srddpm') is None:
     except PackageNotFoundError:
         have = None                          # no torch yet: pip brings one
     if have and tuple(map(int, have.split('.')[:2])) < {TORCH_MIN}:
-        raise SystemExit(f'srddpm needs torch >= {lo}; this has {{have}}')
+        class TorchTooOld(Exception):        # shown as its message alone
+            def _render_traceback_(self):
+                return [str(self)]
+        raise TorchTooOld(f'srddpm needs torch >= {lo}; this has {{have}}. '
+                          'Upgrade it (pip install -U torch) and restart.')
     %pip install -q "srddpm @ git+{url}"'''
 
 def add(path: Path) -> bool:
