@@ -33,6 +33,14 @@ def default_checkpoint() -> Path | None:
     p = Path(__file__).resolve().parent / 'weights' / 'srddpm_x4'
     return p if (p / 'model.safetensors').exists() else None
 
+def _check_output_format(path: Path) -> str:
+    "The output's file suffix, if Pillow writes it (CLIError otherwise)."
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise CLIError(f'{path}: unsupported output format {suffix!r} '
+                       '(use .png, .jpg, .bmp, .tif or .webp)')
+    return suffix
+
 def write_image_atomic(path: Path, img: np.ndarray):
     """Write a uint8 image (H×W grey, H×W×2 grey and alpha, H×W×3 colour, H×W×4 colour and
     alpha) to `path` via a temporary file in the same folder, renamed into place. JPEG and BMP
@@ -40,10 +48,7 @@ def write_image_atomic(path: Path, img: np.ndarray):
     file suffix."""
     from PIL import Image
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise CLIError(f'{path}: unsupported output format {suffix!r} '
-                       '(use .png, .jpg, .bmp, .tif or .webp)')
+    suffix = _check_output_format(path)
     if img.ndim == 3 and img.shape[-1] in (2, 4) and suffix in ('.jpg', '.jpeg', '.bmp'):
         img = img[..., 0] if img.shape[-1] == 2 else img[..., :3]
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
@@ -78,6 +83,7 @@ def _plan_outputs(inputs: list[Path], out: Path, scale: int) -> list[Path]:
     OUT/<name>_x<scale>.png. An output that is one of the inputs is refused, never overwritten."""
     if len(inputs) == 1 and not out.is_dir():
         _check_writable_dir(out.parent if str(out.parent) else Path('.'))
+        _check_output_format(out)                # before the work, not after it
         names = [out]
     else:
         if not out.is_dir():

@@ -21,6 +21,15 @@ def _run(argv, capsys):
     err = capsys.readouterr().err.strip()
     return code, err
 
+def test_output_format_is_refused_before_any_work(files, capsys, monkeypatch):
+    "A wrong output suffix is found before the model is loaded or a pixel upscaled, not after a long run."
+    import srddpm.cli as cli
+    def no_work(*a, **k): raise AssertionError('work started before the output was checked')
+    monkeypatch.setattr(cli, '_load_model', no_work)
+    monkeypatch.setattr(cli, 'upscale_photo', no_work)
+    code, err = _run(['upscale', str(files / 'small.png'), '-o', str(files / 'out.txt')], capsys)
+    assert code == 2 and 'unsupported output format' in err and "'.txt'" in err, err
+
 def test_bicubic_upscale_single_and_many(files, capsys):
     assert main(['upscale', str(files / 'small.png'), '-o', str(files / 'big.png'), '--method', 'bicubic', '-q']) == 0
     assert Image.open(files / 'big.png').size == (28 * 4, 20 * 4)
