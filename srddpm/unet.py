@@ -311,10 +311,11 @@ UNet.forward = _unet_forward
 # %% ../nbs/11_unet.ipynb #0fdf2060
 def label_dropout_sampler(x0: torch.Tensor, labels: torch.Tensor, p_uncond: float,
                           null_label: int):
-    """A data sampler for `train_diffusion`: `draw(batch_size, generator)` -> (images drawn
-    uniformly with replacement, {'label': their labels}), each label replaced by `null_label`
-    with probability `p_uncond`, so that one network learns the conditional and the
-    unconditional model. ValueError for a `p_uncond` outside [0, 1] or mismatched lengths."""
+    """A data sampler for `train_diffusion`: `draw(batch_size, generator)`
+    -> (images drawn uniformly with replacement, {'label': their labels}),
+    each label replaced by `null_label` with probability `p_uncond`, so
+    that one network learns the conditional and the unconditional model.
+    ValueError for a `p_uncond` outside [0, 1] or mismatched lengths."""
     if len(x0) != len(labels):
         raise ValueError(f'{len(x0)} images but {len(labels)} labels')
     if not 0 <= p_uncond <= 1:
@@ -322,7 +323,8 @@ def label_dropout_sampler(x0: torch.Tensor, labels: torch.Tensor, p_uncond: floa
     def draw(batch_size: int, generator=None):
         idx = torch.randint(len(x0), (batch_size,), generator=generator)
         label = labels[idx].clone()
-        label[torch.rand(batch_size, generator=generator) < p_uncond] = null_label
+        drop = torch.rand(batch_size, generator=generator) < p_uncond
+        label[drop] = null_label
         return x0[idx], {'label': label}
     return draw
 
@@ -386,18 +388,22 @@ def sampler_table(rows: list[dict], extra: dict[str, str] | None = None) -> str:
 
 # %% ../nbs/11_unet.ipynb #203ba20a
 class ClassifierFreeGuidance(nn.Module):
-    """Classifier-free guidance (eq. 6) around a network with `num_classes` K whose label K is the
-    null label (a `UNet(num_classes=K)` trained with label dropout): `forward(x_t, t, label,
-    w=1.0)` -> out(null) + w * (out(label) - out(null)). w = 0 is the unconditional model and
-    w = 1 the conditional one (one network call each); other w run both in one batch of 2N.
-    Any output type works (eps, x0, v): each is affine in eps-hat given x_t."""
+    """Classifier-free guidance (eq. 6) around a network with `num_classes`
+    K whose label K is the null label (a `UNet(num_classes=K)` trained with
+    label dropout): `forward(x_t, t, label, w=1.0)` -> out(null) + w *
+    (out(label) - out(null)). w = 0 is the unconditional model and w = 1
+    the conditional one (one network call each); other w run both in one
+    batch of 2N. Any output type works (eps, x0, v): each is affine in
+    eps-hat given x_t, with the same x_t term for both labels."""
     def __init__(self, model):
         super().__init__()
         if not getattr(model, 'num_classes', 0):
-            raise ValueError('classifier-free guidance needs a network with num_classes > 0')
+            raise ValueError('classifier-free guidance needs a network '
+                             'with num_classes > 0')
         self.model = model
 
-    def forward(self, x_t: torch.Tensor, t, label, w: float = 1.0) -> torch.Tensor:
+    def forward(self, x_t: torch.Tensor, t, label,
+                w: float = 1.0) -> torch.Tensor:
         n = len(x_t)
         t = torch.as_tensor(t, device=x_t.device).expand(n)
         label = torch.as_tensor(label, device=x_t.device).expand(n)
