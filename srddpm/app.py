@@ -2,7 +2,7 @@
 
 # %% ../nbs/27_web_app.ipynb #c45831e8
 from __future__ import annotations
-import atexit, os, re, shutil, tempfile, time, uuid
+import atexit, os, re, shutil, signal, tempfile, time, uuid
 from pathlib import Path
 import numpy as np
 from .core import *
@@ -171,6 +171,9 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
                 info = gr.Markdown(elem_id='info')
                 png = gr.File(label='full-resolution PNG', elem_id='download')
         pasted.upload(lambda p: p, pasted, photo, api_visibility='private')
+        # a new photo clears the last result, so nothing on the page belongs to another photo
+        photo.change(lambda: (None, None, ''), None, [png, slider, info],
+                     api_visibility='private', show_progress='hidden')
         knobs = [photo, method, steps, average, project]
         for k in knobs:
             k.change(estimate, knobs, estimate_md, api_visibility='private',
@@ -184,6 +187,9 @@ def model_T(app: UpscaleApp) -> int:
     return int(app.model.config.T)
 
 # %% ../nbs/27_web_app.ipynb #674e41ed
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
 def serve(model, host: str = '127.0.0.1', port: int = 7860,
           max_pixels: int = SERVE_MAX_PIXELS, quiet: bool = False, max_queue: int = 16):
     """Serve the web app for `model` on http://host:port until interrupted; remove its temporary
@@ -193,6 +199,8 @@ def serve(model, host: str = '127.0.0.1', port: int = 7860,
     work = Path(tempfile.mkdtemp(prefix='srddpm-serve-'))
     os.environ['GRADIO_TEMP_DIR'] = str(work / 'gradio')
     atexit.register(shutil.rmtree, work, True)
+    # `kill`, systemd and `docker stop` send SIGTERM: stop as Ctrl+C does, so the folder goes too
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         import gradio as gr
         app = UpscaleApp(model, work / 'results', work / 'gradio', max_pixels)

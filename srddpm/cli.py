@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument('--port', type=int, default=7860)
     v.add_argument('--checkpoint', help='model folder (default: the shipped weights)')
     v.add_argument('--max-pixels', type=float, default=SERVE_MAX_PIXELS,
-                   help=f'largest output accepted, in pixels (default {SERVE_MAX_PIXELS:.0e})')
+                   help=f'largest output accepted, in pixels (default {SERVE_MAX_PIXELS:,})')
     e = sub.add_parser('evaluate', help='evaluate on a folder of HR images (or a DIV2K root)')
     e.add_argument('--data', required=True)
     e.add_argument('--checkpoint')

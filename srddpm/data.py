@@ -111,7 +111,7 @@ def read_image(path, alpha: bool = False) -> np.ndarray:
         return np.ascontiguousarray(np.asarray(im.convert('RGB')))
     except Exception as e:
         # the first line: some readers explain at length
-        why = (str(e).strip().splitlines() or [''])[0][:120]
+        why = (str(e).strip().splitlines() or [''])[0].replace(str(path), Path(path).name)[:120]
         raise ImageReadError(f'{path}: not a readable image ({type(e).__name__}: {why})') from None
 
 # %% ../nbs/01_data.ipynb #8ffcb7bf

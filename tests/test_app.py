@@ -46,9 +46,10 @@ def server(tmp_path_factory):
             time.sleep(0.5)
     assert list(tmp.glob('srddpm-serve-*')), 'uploads and results live in a temporary folder of the app'
     yield url
-    proc.send_signal(signal.SIGINT)                       # Ctrl+C
+    # SIGTERM (kill, systemd, docker stop): the app turns it into Ctrl+C's KeyboardInterrupt, one way out for both
+    proc.send_signal(signal.SIGTERM)
     try: proc.wait(timeout=30)
-    except subprocess.TimeoutExpired: proc.kill(); pytest.fail('srddpm serve did not stop on Ctrl+C')
+    except subprocess.TimeoutExpired: proc.kill(); pytest.fail('srddpm serve did not stop on SIGTERM')
     out = proc.stdout.read()
     assert not list(tmp.glob('srddpm-serve-*')), 'the app removes its temporary folder at exit'
     # Gradio logs its own refusals (a value outside a slider) with a traceback on the console; none may pass
