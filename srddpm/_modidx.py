@@ -9,6 +9,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                             'srddpm.app.UpscaleApp.run': ('web_app.html#upscaleapp.run', 'srddpm/app.py'),
                             'srddpm.app.UpscaleApp.sweep': ('web_app.html#upscaleapp.sweep', 'srddpm/app.py'),
                             'srddpm.app._example_photos': ('web_app.html#_example_photos', 'srddpm/app.py'),
+                            'srddpm.app._interrupt': ('web_app.html#_interrupt', 'srddpm/app.py'),
                             'srddpm.app._one_line': ('web_app.html#_one_line', 'srddpm/app.py'),
                             'srddpm.app.build_app': ('web_app.html#build_app', 'srddpm/app.py'),
                             'srddpm.app.model_T': ('web_app.html#model_t', 'srddpm/app.py'),
