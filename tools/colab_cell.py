@@ -22,8 +22,9 @@ def cell_source() -> str:
     url = yaml.safe_load((ROOT / '_config.yml').read_text())['repository']['url']
     lo = '.'.join(map(str, TORCH_MIN))
     return f'''#| eval: false
-{MARK}? Install the library this book builds (once). It keeps the torch
-# you have (Colab's GPU build included); it needs torch {lo} or newer.
+{MARK}? Install the library this book builds (once).
+# It keeps the torch you have (Colab's GPU build included);
+# it needs torch {lo} or newer.
 import importlib.util
 if importlib.util.find_spec('srddpm') is None:
     from importlib.metadata import version, PackageNotFoundError
