@@ -41,7 +41,7 @@ def prepare(nb) -> None:
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
 
 
-def run_alone(path: Path, kernel_dir: Path) -> float:
+def run_alone(path: Path) -> float:
     "Run one chapter alone; its seconds, or SystemExit / CellExecutionError."
     with tempfile.TemporaryDirectory(prefix=f'alone-{path.stem}-') as d:
         d = Path(d)
@@ -81,7 +81,7 @@ def main():
         os.environ.update(JUPYTER_PATH=str(Path(k) / 'share' / 'jupyter'), SRDDPM_CACHE=cache)
         total, failed = 0.0, []
         for p in chapters:                      # every chapter, then every failure
-            try: total += run_alone(p, Path(k))
+            try: total += run_alone(p)
             except (Exception, SystemExit) as e:    # SystemExit from the checks, CellExecutionError from the kernel
                 msg = str(e).strip().splitlines()
                 print(f'  {p.stem}: FAILED alone:', *msg[-12:], sep='\n    ', flush=True); failed.append(p.stem)
