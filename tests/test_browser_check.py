@@ -6,7 +6,8 @@ from srddpm/figures, a chapter linked with {doc}) and a page with one of each mi
 stray reprs in outputs, a Markdown table printed into an output, a wide table inside a box with
 `overflow: hidden`, an image linked root-absolute, which breaks under the site's sub-path, and one loaded
 from another host). The site is served under /srddpm/, as GitHub Pages serves it. The same site with the book's CSS emptied shows the theme's defaults: the wide
-equation then loses its left side, and the check must say so at both window widths.
+equation then loses its left side, and the check must say so at both window widths; and its code box is
+narrower than the longest code line the book allows, which then scrolls.
 Needs Debian's chromium and chromium-driver (`make browser-deps`); skipped without them.
 """
 import json, shutil, subprocess, sys
@@ -39,6 +40,10 @@ def _nb(cells):
 WIDE_TABLE = '<table><tr>' + ''.join(f'<th>column_{i}</th>' for i in range(30)) + '</tr><tr>' + \
              ''.join(f'<td>{i * 1.5:.2f}</td>' for i in range(30)) + '</tr></table>'
 
+# a code line as long as the book allows (it fits the box), and one far longer (it scrolls sideways)
+FITS = ('fits = ' + '1+' * bc.CODE_BOX_CHARS)[:bc.CODE_BOX_CHARS - 1] + '1'
+SCROLLS = 'scrolls = ' + ' + '.join(['x'] * 70)
+
 GOOD = _nb([
     _md('# A page done right\n\nA wide equation scrolls in its own box:\n\n'
         f'$$ s = {WIDE} \\tag{{1}} $$\n\n'
@@ -46,6 +51,7 @@ GOOD = _nb([
         '[chapter 2](20_bad.ipynb).\n\n'
         '![The forward and reverse chains](figures/diffusion_chain.svg)\n'),
     _code('print(f"x = {3.21:.2f}")', [_stream('x = 3.21\n')]),
+    _code(FITS, []),
     _code('table', [_result({'text/html': WIDE_TABLE, 'text/plain': 'table'})]),
     _code('display(Markdown(summary))', [{'output_type': 'display_data', 'metadata': {}, 'data': {
         'text/markdown': 'Within $3\\sigma$ of a mode:\n\n| model | $\\hat x_0$ error |\n|---|---:|\n| DDPM | 0.12 |\n',
@@ -58,6 +64,7 @@ BAD = _nb([
         'As chapter 21 shows, and as [chapter 7](10_good.ipynb) says, the {cite} role was not parsed.\n\n'
         f'<div style="overflow: hidden">{WIDE_TABLE}</div>\n\n'
         '<img src="/_static/logo.png" alt="root-absolute"> <img src="http://127.0.0.2:9/logo.png" alt="another host">\n'),
+    _code(SCROLLS, []),
     _code('torch.manual_seed(0)', [_result({'text/plain': '<torch._C.Generator at 0x7f3a2c1b0270>'})]),
     _code('losses', [_stream('{0.5: np.float64(3.21), 1.0: np.float64(18.52)}\n'
                              '<srddpm.core.Timer object at 0x7f00deadbeef>\n')]),
@@ -123,7 +130,9 @@ def test_each_mistake_is_flagged(site):
         ['nbs/20_bad.html: loads from another host (the book must work offline): http://127.0.0.2:9/logo.png'], text
     assert [p for p in problems if 'outside the site' in p] == \
         ["request outside the site's path /srddpm/ (a root-absolute link?): /_static/logo.png"], text
-    assert len(problems) == 12, text
+    wide = [p for p in problems if 'code line wider than its box' in p]
+    assert len(wide) == 2 and '@1280px' in wide[0] and '@1920px' in wide[1] and 'scrolls = x + x' in wide[0], text
+    assert len(problems) == 14, text
 
 def test_the_themes_clipping_is_flagged_at_both_widths(site):
     _, _, nocss = site
@@ -132,3 +141,7 @@ def test_the_themes_clipping_is_flagged_at_both_widths(site):
     assert any('@1280px' in p and 'extends past the content column' in p for p in eq), problems
     assert any('@1920px' in p and 'extends past the content column' in p for p in eq), problems
     assert any('left side is hidden by div.math' in p for p in eq), problems
+    # the theme's code box is narrower than the book allows: the longest allowed line scrolls at 1280 px
+    narrow = [p for p in problems if '@1280px' in p and 'a code box holds only' in p]
+    assert narrow and any('@1280px' in p and 'code line wider than its box' in p and 'fits = 1+1' in p
+                          for p in problems), problems

@@ -45,7 +45,7 @@ SET_UP_ONLY = {c for c in COMMANDS if '--config' in c}
 
 def test_the_documented_commands_are_found():
     "The extraction sees the commands this file was written for (so that an empty list cannot pass)."
-    assert 'SRDDPM_DEVICE=cpu torchrun --standalone --nproc_per_node 2 -m srddpm.cli train --profile ci --out runs/ddp_ci' \
+    assert 'SRDDPM_DEVICE=cpu torchrun --standalone --nproc_per_node 2 -m srddpm.cli train --profile ci --out ddp_ci' \
         in RUN_TO_END
     assert 'torchrun --standalone --nproc_per_node 8 -m srddpm.cli train --config div2k_x4_full ' \
            '--out runs/div2k_x4' in SET_UP_ONLY

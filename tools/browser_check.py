@@ -19,8 +19,9 @@ Then at every window width (1280 and 1920 px by default):
   (content that overflows to the left, or into an ancestor with `overflow: hidden`, cannot be
   scrolled to: it is simply lost);
 - every table lies inside the content column, or scrolls inside a box that does.
-Reported without failing: code lines wider than their code box (per page, inputs and outputs) and
-tables that scroll sideways. Then every internal link (file and #anchor) of every page is checked, and
+- no shown input line of code is wider than its box (it would scroll sideways), and every code box holds
+  at least CODE_BOX_CHARS characters, the limit tests/test_book_structure.py applies to the notebooks.
+Reported without failing: output lines wider than their box and tables that scroll sideways. Then every internal link (file and #anchor) of every page is checked, and
 full-page screenshots of a few chapters are written. Exit status 1 on any problem.
 
 The site is served under a sub-path (`--prefix`, default `/srddpm/`), as GitHub Pages serves a project
@@ -40,6 +41,9 @@ CHROME_FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-qu
                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
                 '--disable-dev-shm-usage', '--window-size=1280,1600']
 WIDTHS = (1280, 1920)
+# The characters a code box shows at 1280 px with the book's CSS (measured: 108 with Chromium's monospace
+# font), less a margin for other fonts; tests/test_book_structure.py holds every code line to it.
+CODE_BOX_CHARS = 104
 SHOOT = ('10_diffusion', '12_autoencoder_vae', '21_architecture')   # the chapters the issue asked to look at
 
 def toc_pages(html: Path, toc: Path = ROOT / '_toc.yml') -> list[Path]:
@@ -136,28 +140,13 @@ const settle = () => {
   const outputs = [...main.querySelectorAll('.cell_output, div.output')].filter(e => !e.parentElement.closest('.cell_output, div.output'));
   const outNodes = outputs.flatMap(o => textNodes(o, 'script, style, mjx-container'));
   const reprs = matches(outNodes, /<[A-Za-z_][\w.]*[^<>\n]{0,80}? at 0x[0-9a-fA-F]+>|\bnp\.(?:float|int|uint|bool|complex|str|bytes|longdouble|datetime64|timedelta64)\w*\(/g, 20, true).map(x => x.count > 1 ? `${x.ctx} (${x.count} in this output)` : x.ctx);
-  // code lines wider than their box, measured with the box's own font
-  const code = {input: [0, 0], output: [0, 0], chars: 0};
-  for (const pre of main.querySelectorAll('pre')) {
-    if (!pre.clientWidth) continue;                       // collapsed or hidden
-    const probe = document.createElement('span'); probe.textContent = 'x'.repeat(100);
-    pre.appendChild(probe); const cw = probe.getBoundingClientRect().width / 100; probe.remove();
-    const cs = getComputedStyle(pre);
-    const fit = Math.floor((pre.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) / cw + 0.01);
-    const kind = pre.closest('.cell_output, div.output') ? 'output' : 'input';
-    for (const line of pre.textContent.replace(/\n$/, '').split('\n')) {
-      code[kind][1] += 1;
-      if (line.replace(/\t/g, '    ').length > fit) code[kind][0] += 1;
-    }
-    if (kind === 'input') code.chars = fit;
-  }
   done({
     title: document.title,
     rawMath: (text.match(/\$\$|\\\(|\\\[/g) || []).length,
     rawMathSample: (text.match(/.{0,40}(\$\$|\\\(|\\\[).{0,40}/) || [''])[0],
     rawTex: matches(prose, /\\(?:begin|end)\s*\{[A-Za-z*]*\}?|\\[A-Za-z]{2,}|\$[^$\n]*[\\^_][^$\n]*\$/g, 12, true).map(x => `${x.ctx} (${x.count} in this paragraph)`),
     roles: matches(prose, /\{(?:cite|doc|ref|numref|eq|math|term|download|py:[a-z]+)(?::[a-z]+)?\}/g).map(x => x.ctx),
-    chapterRefs, reprs, code,
+    chapterRefs, reprs,
     mathElems: document.querySelectorAll('.math, mjx-container').length,
     typeset: document.querySelectorAll('mjx-container').length,
     mathErrors: document.querySelectorAll('mjx-merror, [data-mjx-error], .MathJax_Error, mjx-assistive-mml mtext[mathcolor="red"]').length,
@@ -251,6 +240,32 @@ for (const t of art.querySelectorAll('table')) {
 return {problems, notes, column: [px(L), px(R)]};
 """
 
+# Code lines wider than their box, measured at each window width with the box's own font. An input line
+# wider than its box is a problem (the reader scrolls sideways inside the cell to see the end of the idea);
+# a wide output line is only counted. `inputChars`: the narrowest code cell's box, in characters.
+_CODE_JS = r"""
+const main = document.querySelector('main') || document.body;
+const code = {input: [0, 0], output: [0, 0], inputChars: null, wide: []};
+for (const pre of main.querySelectorAll('pre')) {
+  if (!pre.clientWidth) continue;                       // collapsed or hidden
+  const probe = document.createElement('span'); probe.textContent = 'x'.repeat(100);
+  pre.appendChild(probe); const cw = probe.getBoundingClientRect().width / 100; probe.remove();
+  const cs = getComputedStyle(pre);
+  const fit = Math.floor((pre.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) / cw + 0.01);
+  const kind = pre.closest('.cell_output, div.output') ? 'output' : 'input';
+  for (const line of pre.textContent.replace(/\n$/, '').split('\n')) {
+    const n = line.replace(/\t/g, '    ').length;
+    code[kind][1] += 1;
+    if (n > fit) {
+      code[kind][0] += 1;
+      if (kind === 'input' && code.wide.length < 8) code.wide.push(`${n} chars in a ${fit}-char box: ${line.trim().slice(0, 50)}`);
+    }
+  }
+  if (pre.closest('.cell_input')) code.inputChars = code.inputChars === null ? fit : Math.min(code.inputChars, fit);
+}
+return code;
+"""
+
 PREFIX = '/srddpm/'
 
 def _serve(html: Path, prefix: str = PREFIX):
@@ -310,6 +325,18 @@ def page_problems(r: dict, where: str) -> list[str]:
           for t in r['outputTables']]
     return p
 
+def code_problems(c: dict, where: str, box_chars: int | None = None) -> list[str]:
+    """The problems the code measurement of one page at one width found (`c`: what _CODE_JS returned):
+    every shown input line wider than its box, and a code box narrower than CODE_BOX_CHARS, the width
+    tests/test_book_structure.py holds every code line to (the book's CSS must keep that promise)."""
+    box_chars = CODE_BOX_CHARS if box_chars is None else box_chars
+    p = [f'{where} code line wider than its box (it scrolls sideways): {s}' for s in c['wide']]
+    if c['input'][0] > len(c['wide']): p.append(f"{where} ... {c['input'][0] - len(c['wide'])} more such lines")
+    if c['inputChars'] is not None and c['inputChars'] < box_chars:
+        p.append(f"{where} a code box holds only {c['inputChars']} characters, fewer than the "
+                 f"{box_chars} every code line may have (see _static/srddpm.css)")
+    return p
+
 def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS, shoot=SHOOT,
                 prefix: str = PREFIX) -> list[str]:
     driver = _driver()
@@ -326,14 +353,18 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS
             found, notes = page_problems(r, f'{rel}:'), []
             found += [f'{rel}: loads from another host (the book must work offline): {u}'
                       for u in driver.execute_script(_FOREIGN_JS)]
+            wide = ''
             for w in widths:
                 if w != widths[0]: driver.set_window_size(w, 1600)
                 lay = driver.execute_script(_LAYOUT_JS)
                 found += [f'{rel} @{w}px: {s}' for s in lay['problems']]
                 notes += [f'@{w}px: {s}' for s in lay['notes']]
-            c = r['code']
-            wide = (f"; code lines wider than the box ({c['chars']} chars at {widths[0]} px): "
-                    f"{c['input'][0]}/{c['input'][1]} input, {c['output'][0]}/{c['output'][1]} output") if c['input'][1] else ''
+                found += code_problems(driver.execute_script(_CODE_JS), f'{rel} @{w}px:')
+                if w == widths[0]:
+                    c = driver.execute_script(_CODE_JS)
+                    if c['input'][1]:
+                        wide = (f"; code box {c['inputChars']} chars at {w} px, lines wider: "
+                                f"{c['input'][0]}/{c['input'][1]} input, {c['output'][0]}/{c['output'][1]} output")
             print(f"  {rel}: {r['typeset']} equations typeset, {r['nImages']} images loaded{wide}"
                   f"{'  <- ' + str(len(found)) + ' PROBLEMS' if found else ''}")
             for n in notes: print(f'      note {n}')
