@@ -61,6 +61,52 @@ def test_kid_result_and_determinism():
     assert '±' in str(r)
 
 
+# ---------------------------------------------------------------- precision and recall
+def _pr_bruteforce(real, gen, k):
+    from scipy.spatial.distance import cdist
+    rr, rg = np.sort(cdist(real, real), 1)[:, k], np.sort(cdist(gen, gen), 1)[:, k]
+    d = cdist(gen, real)
+    return (d <= rr).any(1).mean(), (d.T <= rg).any(1).mean()
+
+
+@pytest.mark.parametrize('k,batch_size', [(1, 1), (3, 5), (3, 1024), (7, 16)])
+def test_precision_recall_matches_brute_force(k, batch_size):
+    rng = np.random.default_rng(k)
+    real, gen = rng.normal(size=(70, 4)), rng.normal(0.5, 1.5, size=(45, 4))
+    r = M.precision_recall(real, gen, k=k, batch_size=batch_size)
+    assert (r.precision, r.recall) == _pr_bruteforce(real, gen, k)
+    assert (r.k, r.n_real, r.n_generated) == (k, 70, 45)
+    assert 0 <= r.precision <= 1 and 0 <= r.recall <= 1
+    radii = M.knn_radii(real, k, batch_size=batch_size)
+    from scipy.spatial.distance import cdist
+    assert np.allclose(radii, np.sort(cdist(real, real), 1)[:, k], rtol=1e-12)
+
+
+def test_precision_recall_limits():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8))
+    assert M.precision_recall(x, x)[:2] == (1.0, 1.0)
+    assert M.precision_recall(x, x + 100)[:2] == (0.0, 0.0)
+    same = M.precision_recall(x, rng.normal(size=(200, 8)))  # one distribution: near 1
+    assert same.precision > 0.75 and same.recall > 0.75
+    modes = 20 * np.eye(8)[rng.integers(0, 4, 400)] + rng.normal(size=(400, 8))  # 4 clusters
+    kept = modes[modes[:, :2].max(1) > 10]                    # mode dropping: 2 clusters of 4
+    half = M.precision_recall(modes, kept)
+    assert half.precision == 1.0 and 0.4 < half.recall < 0.6
+    wide = M.precision_recall(x, 4 * rng.normal(size=(200, 8)))  # spread out
+    assert wide.recall > 0.9 and wide.precision < 0.3
+    assert M.precision_recall(torch.from_numpy(x), x)[:2] == (1.0, 1.0)
+    assert 'precision' in str(same)
+
+
+def test_precision_recall_bad_inputs():
+    x = np.zeros((10, 3))
+    with pytest.raises(ValueError, match='dimensions differ'): M.precision_recall(x, np.zeros((10, 4)))
+    with pytest.raises(ValueError, match='k must be'): M.precision_recall(x, x, k=10)
+    with pytest.raises(ValueError, match='k must be'): M.knn_radii(x, k=0)
+    with pytest.raises(ValueError, match='NaN'): M.precision_recall(np.full((5, 3), np.nan), x)
+
+
 # ---------------------------------------------------------------- the digits feature extractor
 @pytest.fixture(scope='module')
 def trained_cache(tmp_path_factory):
