@@ -311,9 +311,9 @@ class SRGANPair(nn.Module):
 def make_adversarial_loss(cfg: AdversarialConfig, perceptual: nn.Module | None,
                           loss_type: str = 'l1'):
     """Stage 2, SRGAN's fine-tuning (Ledig et al. 2017) applied to SRDDPM: a denoising draw gives
-    $\\hat x_0$, the HR image the denoiser implies at a random t. Generator: the diffusion loss +
-    `SRLosses` (L1, perceptual, hinge adversarial) on $\\hat x_0$; discriminator: `SRLosses`'
-    hinge on HR vs $\\hat x_0$. `perceptual` is a `VGGPerceptualLoss` (images in [0, 1]) or a
+    $\\hat x_\\text{HR}$, the HR image the denoiser implies at a random t. Generator: the diffusion loss +
+    `SRLosses` (L1, perceptual, hinge adversarial) on $\\hat x_\\text{HR}$; discriminator: `SRLosses`'
+    hinge on HR vs $\\hat x_\\text{HR}$. `perceptual` is a `VGGPerceptualLoss` (images in [0, 1]) or a
     `FeatureMatchingLoss` (the discriminator's [-1, 1]) or None."""
     if isinstance(perceptual, VGGPerceptualLoss):
         percep = lambda a, b: perceptual(a * 0.5 + 0.5, b * 0.5 + 0.5)
