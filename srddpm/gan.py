@@ -35,8 +35,8 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
     """D: samples (n, in_dim), or (n,) when `in_dim` is 1 -> logits (n,), with
-    $D(x)=\\sigma(\\text{logit})$; LeakyReLU(0.2) between layers. ValueError on inputs with another
-    number of features."""
+    $D(x)=\\operatorname{sigmoid}(\\text{logit})$; LeakyReLU(0.2) between layers. ValueError
+    on inputs with another number of features."""
     def __init__(self, in_dim: int = 2, hidden: int = 128, n_layers: int = 3):
         super().__init__()
         self.in_dim = in_dim
