@@ -127,8 +127,9 @@ NoiseSchedule.posterior = _posterior
 
 # %% ../nbs/10_diffusion.ipynb #5f8519de
 def gaussian_kl(mean1, var1, mean2, var2) -> torch.Tensor:
-    """Elementwise $\\mathrm{KL}(\\mathcal N(m_1, v_1)\\,\\|\\,\\mathcal N(m_2, v_2))$ in nats
-    (eq. 9)."""
+    """Elementwise
+    $\\mathrm{KL}(\\mathcal N(m_1, \\sigma_1^2)\\,\\|\\,\\mathcal N(m_2, \\sigma_2^2))$
+    in nats (eq. 9)."""
     mean1, var1, mean2, var2 = (a if torch.is_tensor(a) else torch.as_tensor(a, dtype=torch.float64)
                                 for a in (mean1, var1, mean2, var2))
     return 0.5 * (torch.log(var2 / var1) + (var1 + (mean1 - mean2) ** 2) / var2 - 1)
@@ -194,9 +195,10 @@ def diffusion_loss(model, x0: torch.Tensor, schedule: NoiseSchedule, prediction_
 # %% ../nbs/10_diffusion.ipynb #a5c0aa20
 def gaussian_optimal_model(schedule: NoiseSchedule, mean, var,
                            prediction_type: str = 'eps') -> Callable:
-    """The exact minimiser of the simple loss for data $x_0 \\sim \\mathcal N(\\mu, s^2)$ per
-    coordinate (eq. 13): $\\mathbb E[\\epsilon|x_t] = \\sqrt{1-\\bar\\alpha_t}
-    (x_t-\\sqrt{\\bar\\alpha_t}\\mu)/(\\bar\\alpha_t s^2+1-\\bar\\alpha_t)$."""
+    """The exact minimiser of the simple loss for data
+    $x_0 \\sim \\mathcal N(\\mu, \\sigma_\\text{data}^2)$ per coordinate
+    (eq. 13): $\\mathbb E[\\epsilon|x_t] = \\sqrt{1-\\bar\\alpha_t}
+    (x_t-\\sqrt{\\bar\\alpha_t}\\mu)/(\\bar\\alpha_t \\sigma_\\text{data}^2+1-\\bar\\alpha_t)$."""
     if prediction_type not in PREDICTION_TYPES:
         raise ValueError(_bad_prediction_type(prediction_type))
     def model(x_t, t, **_):
@@ -270,7 +272,7 @@ class DDPMScheduler(_Scheduler):
     $\\tilde\\beta_t$ ('beta_tilde').
 
     `set_timesteps(n)`: n = T (the default) is Ho et al.'s sampler; n < T runs on an evenly spaced
-    subsequence with the respaced betas $1-\\bar\\alpha_t/\\bar\\alpha_s$ (Nichol & Dhariwal):
+    subsequence with the respaced betas $1-\\bar\\alpha_t/\\bar\\alpha_{t'}$ (Nichol & Dhariwal):
     valid, but a coarser chain."""
     def __init__(self, schedule: NoiseSchedule, prediction_type: str = 'eps',
                  variance: str = 'beta_tilde', clip_x0: float | None = None):
@@ -304,9 +306,9 @@ class DDIMScheduler(_Scheduler):
 
     def step(self, model_output: torch.Tensor, t: int, sample: torch.Tensor,
              generator=None) -> torch.Tensor:
-        """$x_s = \\sqrt{\\bar\\alpha_s}\\hat x_0
-        + \\sqrt{1-\\bar\\alpha_s-\\sigma^2}\\,\\hat\\epsilon + \\sigma z$ (eq. 19); the last step
-        returns $\\hat x_0$."""
+        """$x_{t'} = \\sqrt{\\bar\\alpha_{t'}}\\hat x_0
+        + \\sqrt{1-\\bar\\alpha_{t'}-\\sigma^2}\\,\\hat\\epsilon + \\sigma z$ (eq. 19);
+        the last step returns $\\hat x_0$."""
         ab, ab_prev = self._alpha_bars(t)
         x0, eps = self._x0_eps(model_output, t, sample)
         if self._prev[int(t)] < 0: return x0
@@ -367,14 +369,15 @@ def sample(model, shape, scheduler, n_steps: int | None = None, generator=None,
 
 # %% ../nbs/10_diffusion.ipynb #02b7c3e4
 def _time_features(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
-    """Sinusoids of the integer step t at geometric frequencies
-    $\\omega_k = \\text{max\\_period}^{-k/(d/2)}$: (N, dim)."""
+    """Sinusoids of the steps t (N,) at geometric frequencies
+    $\\omega_k = \\text{max\\_period}^{-k/(d/2)}$, sines then cosines: float32 (N, dim).
+    Angles in float64 (t ~ 1000 radians keep their digits); `timestep_embedding` of
+    `srddpm.unet` is this function with its arguments checked."""
     half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
-    )
-    angles = t.float()[:, None] * freqs[None]
-    return torch.cat([angles.sin(), angles.cos()], 1)
+    k = torch.arange(half, dtype=torch.float64, device=t.device)
+    omega = torch.exp(-math.log(max_period) * k / half)             # omega_k = P^(-k/(d/2))
+    angle = t.to(torch.float64)[:, None] * omega[None]
+    return torch.cat([angle.sin(), angle.cos()], 1).float()
 
 class MLPDenoiser(nn.Module):
     """A small residual MLP $\\epsilon_\\theta(x_t, t)$ for vectors (N, dim); t enters through
@@ -586,7 +589,7 @@ def mode_coverage(samples: torch.Tensor, means: torch.Tensor, std: float, n_std:
 def gaussian_mixture_optimal_model(schedule: NoiseSchedule, means, var: float, weights=None,
                                    prediction_type: str = 'eps') -> Callable:
     """The exact minimiser of the simple loss for data
-    $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, s^2 I)$
+    $x_0 \\sim \\sum_k w_k\\mathcal N(\\mu_k, \\sigma_\\text{c}^2 I)$
     (eq. 22): eq. (13) within each component, weighted by its posterior probability $r_k(x_t)$.
     `means` (K, d); `weights` (K,) default uniform. The model takes x_t of shape (N, d)."""
     if prediction_type not in PREDICTION_TYPES:
