@@ -20,7 +20,7 @@ __all__ = ['VGG19_CFG', 'target_loss', 'x0_l1_loss', 'freeze', 'vgg19_layer_name
 
 # %% ../nbs/22_losses.ipynb #1c877de7
 def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'l1') -> torch.Tensor:
-    """The diffusion loss on the denoiser's target ($\\epsilon$, $x_0$ or $v$): mean squared
+    """The diffusion loss on the denoiser's target ($\\epsilon$, $r_0$ or $v$): mean squared
     (`'mse'`) or absolute (`'l1'`, default: SRDDPM's recipe) error."""
     if pred.shape != target.shape:
         raise ValueError(
@@ -32,7 +32,7 @@ def target_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str = 'l1')
 
 # %% ../nbs/22_losses.ipynb #ce724f1e
 def x0_l1_loss(x0_pred: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-    "Mean absolute error between the predicted clean image $\\hat x_0$ and the true $x_0$."
+    "Mean absolute error between a predicted image (e.g. $\\hat x_{HR}$) and its target."
     if x0_pred.shape != x0.shape:
         raise ValueError(
             f'prediction {tuple(x0_pred.shape)} and target {tuple(x0.shape)} differ in shape'
