@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import *
 from .diffusion import *
+from .diffusion import _time_features
 
 # %% auto #0
 __all__ = ['timestep_embedding', 'TimeEmbedding', 'norm_groups', 'zero_module', 'ResBlock', 'AttentionBlock', 'ResAttn',
@@ -18,18 +19,16 @@ __all__ = ['timestep_embedding', 'TimeEmbedding', 'norm_groups', 'zero_module', 
 # %% ../nbs/11_unet.ipynb #c47856cb
 def timestep_embedding(t, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
     """Sinusoidal embedding (eq. 1) of the steps `t` (a scalar or shape (N,)) -> float32
-    (N, `dim`). `dim` must be even and >= 2, `t` at most 1-D (ValueError otherwise)."""
+    (N, `dim`). `dim` must be even and >= 2, `t` at most 1-D (ValueError otherwise).
+    The arguments checked, then the sinusoids of `MLPDenoiser` (`_time_features` of
+    `srddpm.diffusion`), so both networks see the same features."""
     if dim < 2 or dim % 2:
         raise ValueError(f'the embedding dimension must be even and >= 2, got {dim}')
     t = torch.as_tensor(t)
     if t.ndim == 0: t = t[None]
     if t.ndim != 1:
         raise ValueError(f't must be a scalar or a 1-D tensor of steps, got shape {tuple(t.shape)}')
-    half = dim // 2
-    k = torch.arange(half, dtype=torch.float64, device=t.device)
-    omega = torch.exp(-math.log(max_period) * k / half)             # omega_k = P^(-k/(d/2))
-    angle = t.to(torch.float64)[:, None] * omega[None]
-    return torch.cat([angle.sin(), angle.cos()], dim=1).float()
+    return _time_features(t, dim, max_period)  # the features MLPDenoiser uses too
 
 # %% ../nbs/11_unet.ipynb #4ff273a6
 class TimeEmbedding(nn.Module):
@@ -80,8 +79,8 @@ class ResBlock(nn.Module):
         h = self.conv1(F.silu(self.norm1(x)))
         e = self.temb(F.silu(temb))[:, :, None, None]     # one value per (sample, channel)
         if self.scale_shift:
-            gamma, beta = e.chunk(2, dim=1)
-            h = self.norm2(h) * (1 + gamma) + beta         # eq. (4b)
+            gamma, delta = e.chunk(2, dim=1)
+            h = self.norm2(h) * (1 + gamma) + delta        # eq. (4b)
         else:
             h = self.norm2(h + e)                          # eq. (4a)
         h = self.conv2(self.dropout(F.silu(h)))

@@ -27,6 +27,18 @@ def test_embedding_bad_dim_and_shapes():
     e = timestep_embedding(torch.tensor([0]), 6)
     assert torch.equal(e, torch.tensor([[0., 0, 0, 1, 1, 1]]))   # sin 0 = 0, cos 0 = 1
 
+def test_embedding_is_the_mlp_denoisers_features():
+    "One sinusoidal embedding: the U-Net's and MLPDenoiser's features are the same numbers."
+    import math
+    from srddpm.diffusion import _time_features
+    t = torch.tensor([0, 1, 17, 999])
+    assert torch.equal(timestep_embedding(t, 32), _time_features(t, 32))
+    omega = 10_000.0 ** (-torch.arange(16, dtype=torch.float64) / 16)
+    angle = t.double()[:, None] * omega                  # float64 angles: exact to float32
+    want = torch.cat([angle.sin(), angle.cos()], 1).float()
+    assert torch.allclose(timestep_embedding(t, 32), want, atol=1e-7, rtol=0)
+    assert math.isclose(timestep_embedding(999, 2)[0, 0].item(), math.sin(999), abs_tol=1e-7)
+
 def test_embedding_float_steps_interpolate():
     "Non-integer steps are allowed (continuous time) and lie between their neighbours."
     e = timestep_embedding(torch.tensor([10.0, 10.5, 11.0]), 32)
