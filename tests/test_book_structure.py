@@ -121,3 +121,39 @@ def test_equation_order_check_catches_violations():
     assert _equation_order_violations(r'$$a \tag{1}$$ $$b \tag{1}$$')          # a repeat
     assert _equation_order_violations('$$x = 1 \\qquad (1)\n$$')              # typed by hand
     assert not _equation_order_violations('$$f(1) = 2 \\tag{1}$$')            # f(1) is maths
+
+# Symbols the notation page (nbs/notation.md) renamed: (chapters, pattern in the markdown maths, what it was).
+# Each was a collision: one letter with two meanings. The pattern must not come back.
+_RENAMED = [
+    (('11_unet',), r'\\gamma\s*\\approx\s*0\.57|\\gamma\s*\+\s*\\ln', "Euler's constant written gamma (gamma is FiLM's scale): gamma_E"),
+    (('11_unet',), r'\(\\gamma,\s*\\beta\)', "FiLM's shift written beta (beta_t is the noise schedule): delta"),
+    (None, r'\\sigma\s*\(\s*a', 'the sigmoid written sigma (sigma is a standard deviation): sigmoid'),
+    (('21_architecture',), r'\\beta\s*=\s*0\.2', "ESRGAN's residual scaling written beta: xi"),
+    (('21_architecture', '22_losses', '23_training', '24_inference', '25_srddpm'), r'\\lambda\b',
+     "the residual scale written lambda (lambda is the gradient penalty's weight): kappa"),
+    (('25_srddpm',), r'\\mathcal\s*L_\{?0\b', "stage 0's loss written L_0 (the ELBO's reconstruction term): L_reg"),
+]
+
+def _maths(p):
+    "The maths ($...$ and $$...$$) of a chapter's markdown cells."
+    text = '\n'.join(s for t, s, _ in _cells(p) if t == 'markdown')
+    return re.findall(r'\$\$.*?\$\$|\$[^$\n]+\$', text, re.S)
+
+def test_renamed_symbols_stay_renamed():
+    "A letter the notation page gave one meaning is not used for the other again."
+    bad = []
+    for f in _toc_files():
+        p = ROOT / (f + '.ipynb')
+        if not p.exists(): continue
+        for chapters, pattern, what in _RENAMED:
+            if chapters is not None and p.stem not in chapters: continue
+            hits = [m for m in _maths(p) if re.search(pattern, m)]
+            if hits: bad.append(f'{p.name}: {what}: {hits[0][:80]}')
+    assert not bad, bad
+
+def test_renamed_symbols_check_catches_a_relapse():
+    "Each pattern matches the text it was written against (so that a typo cannot make the test pass)."
+    samples = {0: r'$\gamma \approx 0.577$', 1: r'$(\gamma, \beta) = \mathrm{Linear}(e)$', 2: r'$D(x)=\sigma(a(x))$',
+               3: r'with $\beta = 0.2$', 4: r'$r_0 = \lambda\,(x - y)$', 5: r'$\mathcal L_0 = \lVert f\rVert_1$'}
+    for i, (_, pattern, what) in enumerate(_RENAMED):
+        assert re.search(pattern, samples[i]), what
