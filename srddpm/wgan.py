@@ -32,14 +32,14 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                      generator: torch.Generator | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """WGAN-GP penalty of eq. (3) WITHOUT the weight λ: mean (‖∇f(x̂)‖₂ − 1)² on
-    x̂ = ε·real + (1−ε)·fake, ε ~ U[0,1] per sample; `real` and `fake` (n, ...) of the same shape
+    x̂ = u·real + (1−u)·fake, u ~ U[0,1] per sample; `real` and `fake` (n, ...) of the same shape
     (ValueError otherwise). Returns (penalty, gradient norms (n,)); the penalty is differentiable
     w.r.t. the critic's parameters."""
     if real.shape != fake.shape:
         raise ValueError(f'real and fake must have the same shape, got {tuple(real.shape)} '
                          f'and {tuple(fake.shape)}')
-    eps = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator).to(real.device)
-    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    u = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), generator=generator).to(real.device)
+    x_hat = (u * real.detach() + (1 - u) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
     grad, = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(dim=1) if grad.ndim > 1 else grad.abs()
