@@ -20,7 +20,7 @@ __all__ = ['RESIDUAL_SCALE', 'PREDICTION_TYPES', 'RESIDUAL_REFERENCES', 'MODEL_P
 
 # %% ../nbs/21_architecture.ipynb #3a918449
 class ResidualDenseBlock(nn.Module):
-    "Five densely connected 3x3 convolutions with a scaled residual (eq. 1, left)."
+    "Five densely connected 3x3 convolutions with a residual scaled by rho = `beta` (eq. 1, left)."
     def __init__(self, nf: int = 32, gc: int = 16, beta: float = 0.2):
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv2d(nf + k * gc, gc if k < 4 else nf, 3, padding=1)
@@ -35,7 +35,7 @@ class ResidualDenseBlock(nn.Module):
         return x + self.beta * y
 
 class RRDB(nn.Module):
-    "Residual-in-residual dense block: three RDBs inside a scaled residual (eq. 1, right)."
+    "Residual-in-residual dense block: three RDBs inside a residual scaled by rho (eq. 1, right)."
     def __init__(self, nf: int = 32, gc: int = 16, beta: float = 0.2):
         super().__init__()
         self.rdbs = nn.Sequential(*[ResidualDenseBlock(nf, gc, beta) for _ in range(3)])
@@ -313,17 +313,18 @@ SRDDPM.prepare, SRDDPM.reference, SRDDPM.cond = _srddpm_prepare, _srddpm_referen
 
 # %% ../nbs/21_architecture.ipynb #66df4458
 def _srddpm_to_residual(self: SRDDPM, hr, lr, ref=None):
-    "$r_0 = \\lambda(x_{HR} - ref(x_{LR}))$ (eq. 2)."
+    "$r_0 = \\kappa(x_{HR} - ref(x_{LR}))$ (eq. 2), $\\kappa$ = `residual_scale`."
     ref = self.reference(lr) if ref is None else ref
     return self.config.residual_scale * (hr - ref)
 
 def _srddpm_from_residual(self: SRDDPM, res, lr, ref=None):
-    "$\\hat x_{HR} = ref(x_{LR}) + r/\\lambda$ (eq. 2), not clamped."
+    "$\\hat x_{HR} = ref(x_{LR}) + r/\\kappa$ (eq. 2), not clamped."
     ref = self.reference(lr) if ref is None else ref
     return ref + res / self.config.residual_scale
 
 def _srddpm_denoise(self: SRDDPM, x_t: torch.Tensor, t, cond: torch.Tensor) -> torch.Tensor:
-    """The denoiser's output (N, 3, H, W) for the noisy residual `x_t` (N, 3, H, W) at steps `t`:
+    """The denoiser's output (N, 3, H, W) for the noisy residual $r_t$ = `x_t` (N, 3, H, W) at steps
+    `t`:
     the U-Net runs on f×f pixel blocks (pixel-unshuffle), and its output is put back in place
     (pixel-shuffle)."""
     f = self.config.denoiser.space_to_depth
@@ -331,7 +332,7 @@ def _srddpm_denoise(self: SRDDPM, x_t: torch.Tensor, t, cond: torch.Tensor) -> t
     return F.pixel_shuffle(self.denoiser(F.pixel_unshuffle(x_t, f), t, cond), f)
 
 def _srddpm_forward(self: SRDDPM, x_t, t, lr=None, cond=None):
-    """The denoiser's output for the noisy residual `x_t` at steps `t`, given `lr` or a
+    """The denoiser's output for the noisy residual $r_t$ = `x_t` at steps `t`, given `lr` or a
     precomputed `cond` (ValueError without either)."""
     if cond is None:
         if lr is None: raise ValueError('give lr or cond')
@@ -344,7 +345,7 @@ SRDDPM.denoise, SRDDPM.forward = _srddpm_denoise, _srddpm_forward
 # %% ../nbs/21_architecture.ipynb #fdcadc86
 def _srddpm_denoise_step(self: SRDDPM, lr, hr, generator=None) -> dict:
     """One training draw: t uniform, r_t = q-sample(r_0); returns the output, its target and the
-    implied x_0 / HR."""
+    implied r_0 / HR."""
     ref, cond = self.prepare(lr)
     r0 = self.to_residual(hr, lr, ref)
     s, n = self.schedule, hr.shape[0]
