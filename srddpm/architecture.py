@@ -20,7 +20,7 @@ __all__ = ['RESIDUAL_SCALE', 'PREDICTION_TYPES', 'RESIDUAL_REFERENCES', 'MODEL_P
 
 # %% ../nbs/21_architecture.ipynb #3a918449
 class ResidualDenseBlock(nn.Module):
-    "Five densely connected 3x3 convolutions with a residual scaled by rho = `beta` (eq. 1, left)."
+    "Five densely connected 3x3 convolutions with a residual scaled by xi = `beta` (eq. 1, left)."
     def __init__(self, nf: int = 32, gc: int = 16, beta: float = 0.2):
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv2d(nf + k * gc, gc if k < 4 else nf, 3, padding=1)
@@ -35,7 +35,7 @@ class ResidualDenseBlock(nn.Module):
         return x + self.beta * y
 
 class RRDB(nn.Module):
-    "Residual-in-residual dense block: three RDBs inside a residual scaled by rho (eq. 1, right)."
+    "Residual-in-residual dense block: three RDBs inside a residual scaled by xi (eq. 1, right)."
     def __init__(self, nf: int = 32, gc: int = 16, beta: float = 0.2):
         super().__init__()
         self.rdbs = nn.Sequential(*[ResidualDenseBlock(nf, gc, beta) for _ in range(3)])
