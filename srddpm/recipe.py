@@ -57,8 +57,8 @@ def _stage_presets(profile: str) -> dict:
     p = dict(
         ci=dict(encoder=dict(n_steps=60, lr=1e-3), diffusion=dict(n_steps=120, lr=1e-3),
                 adversarial=dict(n_steps=20, lr=1e-4)),
-        book=dict(encoder=dict(n_steps=1000, lr=1e-3), diffusion=dict(n_steps=1200, lr=5e-4),
-                  adversarial=dict(n_steps=200, lr=1e-4)),
+        book=dict(encoder=dict(n_steps=500, lr=1e-3), diffusion=dict(n_steps=1200, lr=5e-4),
+                  adversarial=dict(n_steps=150, lr=1e-4)),
         full=dict(encoder=dict(n_steps=100_000, lr=2e-4), diffusion=dict(n_steps=300_000, lr=2e-4),
                   adversarial=dict(n_steps=20_000, lr=2e-5)),
     )[profile]
@@ -310,11 +310,12 @@ class SRGANPair(nn.Module):
 
 def make_adversarial_loss(cfg: AdversarialConfig, perceptual: nn.Module | None,
                           loss_type: str = 'l1'):
-    """Stage 2, SRGAN's fine-tuning (Ledig et al. 2017) applied to SRDDPM: a denoising draw gives
-    $\\hat x_\\text{HR}$, the HR image the denoiser implies at a random t. Generator: the diffusion loss +
-    `SRLosses` (L1, perceptual, hinge adversarial) on $\\hat x_\\text{HR}$; discriminator: `SRLosses`'
-    hinge on HR vs $\\hat x_\\text{HR}$. `perceptual` is a `VGGPerceptualLoss` (images in [0, 1]) or a
-    `FeatureMatchingLoss` (the discriminator's [-1, 1]) or None."""
+    """Stage 2, SRGAN's fine-tuning (Ledig et al. 2017) applied to SRDDPM: a denoising draw
+    gives $\\hat x_\\text{HR}$, the HR image the denoiser implies at a random t. Generator:
+    the diffusion loss + `SRLosses` (L1, perceptual, hinge adversarial) on $\\hat x_\\text{HR}$;
+    discriminator: `SRLosses`' hinge on HR vs $\\hat x_\\text{HR}$. `perceptual` is a
+    `VGGPerceptualLoss` (images in [0, 1]) or a `FeatureMatchingLoss` (the discriminator's
+    [-1, 1]) or None."""
     if isinstance(perceptual, VGGPerceptualLoss):
         percep = lambda a, b: perceptual(a * 0.5 + 0.5, b * 0.5 + 0.5)
     else: percep = perceptual
