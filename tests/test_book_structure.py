@@ -128,7 +128,7 @@ _RENAMED = [
     (('11_unet',), r'\\gamma\s*\\approx\s*0\.57|\\gamma\s*\+\s*\\ln', "Euler's constant written gamma (gamma is FiLM's scale): gamma_E"),
     (('11_unet',), r'\(\\gamma,\s*\\beta\)', "FiLM's shift written beta (beta_t is the noise schedule): delta"),
     (None, r'\\sigma\s*\(\s*a', 'the sigmoid written sigma (sigma is a standard deviation): sigmoid'),
-    (('21_architecture',), r'\\beta\s*=\s*0\.2', "ESRGAN's residual scaling written beta: xi"),
+    (('21_architecture',), r'\\beta\s*=\s*0\.2|\\rho', "ESRGAN's residual scaling written beta or rho (rho is back-projection's contraction factor): xi"),
     (('21_architecture', '22_losses', '23_training', '24_inference', '25_srddpm'), r'\\lambda\b',
      "the residual scale written lambda (lambda is the gradient penalty's weight): kappa"),
     (('25_srddpm',), r'\\mathcal\s*L_\{?0\b', "stage 0's loss written L_0 (the ELBO's reconstruction term): L_reg"),
