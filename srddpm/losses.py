@@ -219,8 +219,8 @@ def perceptual_loss(disc: PatchDiscriminator | None = None,
 
 # %% ../nbs/22_losses.ipynb #5701d82d
 class SRLosses(nn.Module):
-    """The adversarial stage's losses: generator = w_percep * perceptual + w_adv * hinge_G + w_l1
-    * L1; discriminator = hinge_D."""
+    """The adversarial stage's losses: generator = w_p * perceptual + w_a * hinge_G + w_1 * L1
+    (`perceptual_weight`, `adv_weight`, `l1_weight`); discriminator = hinge_D."""
     def __init__(
         self,
         perceptual: VGGPerceptualLoss | None = None,
