@@ -298,8 +298,8 @@ def make_diffusion_loss(loss_type: str = 'l1'):
     return loss_fn
 
 def make_discriminator(cfg: AdversarialConfig) -> nn.Module:
-    """The PatchGAN of the WGAN-GP chapter (15_wgan_gp), with spectral norm (no batch
-    statistics: a stable hinge-loss critic)."""
+    """The PatchGAN of the WGAN-GP chapter, with spectral norm (no batch statistics: a
+    stable hinge-loss critic)."""
     return PatchDiscriminator(in_ch=3, base_ch=cfg.disc_base_ch, n_layers=cfg.disc_layers,
                               norm='spectral')
 
