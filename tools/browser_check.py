@@ -359,9 +359,9 @@ def check_pages(html: Path, pages: list[Path], shots: Path | None, widths=WIDTHS
                 lay = driver.execute_script(_LAYOUT_JS)
                 found += [f'{rel} @{w}px: {s}' for s in lay['problems']]
                 notes += [f'@{w}px: {s}' for s in lay['notes']]
-                found += code_problems(driver.execute_script(_CODE_JS), f'{rel} @{w}px:')
+                c = driver.execute_script(_CODE_JS)
+                found += code_problems(c, f'{rel} @{w}px:')
                 if w == widths[0]:
-                    c = driver.execute_script(_CODE_JS)
                     if c['input'][1]:
                         wide = (f"; code box {c['inputChars']} chars at {w} px, lines wider: "
                                 f"{c['input'][0]}/{c['input'][1]} input, {c['output'][0]}/{c['output'][1]} output")
