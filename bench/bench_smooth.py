@@ -16,7 +16,11 @@ and method: PSNR-Y and SSIM-Y against the HR (the scale's border cropped), their
 RMS error in 8-bit levels, the texture distance (mean |dB| difference of the radial power spectra above the LR
 Nyquist frequency: invented or missing high frequency) and the seconds of the upscale. Nothing is asserted.
 
-    python bench/bench_smooth.py [--methods srddpm,regression,bicubic] [--threads 2] [--only smooth|photos]
+`--textures 1,0.5` adds a row per texture of the shallow start (`--texture` of the command line) to the srddpm
+method; the default is the command line's default texture alone.
+
+    python bench/bench_smooth.py [--methods srddpm,regression,bicubic] [--textures 1,0.5] [--threads 2]
+                                 [--only smooth|photos]
 """
 import argparse, os, platform, time
 import numpy as np
@@ -71,6 +75,8 @@ def smooth_set(scale: int) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--methods', default='srddpm,regression,bicubic')
+    ap.add_argument('--textures', default=None,
+                    help="comma-separated textures in [0, 1] for srddpm (default: the command line's)")
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--only', choices=('smooth', 'photos'), help='one half of the table')
     a = ap.parse_args()
@@ -80,7 +86,7 @@ def main():
     from srddpm.cli import default_checkpoint
     from srddpm.recipe import load_srddpm
     from srddpm.sr_data import valid_images
-    from srddpm.inference import upscale_photo, UpscaleOptions, texture_distance
+    from srddpm.inference import upscale_photo, UpscaleOptions, texture_distance, UPSCALE_TEXTURE
     from srddpm.metrics import psnr, ssim
     model = load_srddpm(default_checkpoint(), 'cpu')
     scale = model.config.scale
@@ -92,8 +98,14 @@ def main():
     if a.only != 'smooth':
         for name, hr in valid_images(scale).items():
             cases.append(('photos', name, 'make_lr', hr, lr_make_lr(hr, scale)))
-    methods = a.methods.split(',')
-    if 'bicubic' not in methods: methods.append('bicubic')
+    textures = [float(x) for x in a.textures.split(',')] if a.textures else [UPSCALE_TEXTURE]
+    methods = []         # (label, options)
+    for m in a.methods.split(','):
+        if m == 'srddpm':
+            methods += [(m if len(textures) == 1 else f'srddpm τ={x:g}',
+                         dict(method=m, texture=x)) for x in textures]
+        else: methods.append((m, dict(method=m)))
+    if 'bicubic' not in a.methods.split(','): methods.append(('bicubic', dict(method='bicubic')))
     print(f'# {platform.node()}: {os.cpu_count()} CPUs, {a.threads} threads, torch {torch.__version__}, '
           f'load average {os.getloadavg()[0]:.1f}, {time.strftime("%Y-%m-%d %H:%M")}')
     print('| set | image | LR by | size | method | PSNR-Y | Δ bicubic | SSIM-Y | Δ bicubic | RMSE (levels) '
@@ -102,16 +114,16 @@ def main():
     worst = {}
     for group, name, source, hr, lr in cases:
         rows = {}
-        for m in methods:
+        for m, kw in methods:
             t = time.perf_counter()
-            sr = upscale_photo(lr, UpscaleOptions(method=m, scale=scale), model=model).image
+            sr = upscale_photo(lr, UpscaleOptions(scale=scale, **kw), model=model).image
             sec = time.perf_counter() - t
             rmse = float(np.sqrt(np.mean((sr.astype(np.float64) - hr) ** 2)))
             rows[m] = dict(p=psnr(sr, hr, crop_border=scale, y_channel=True),
                            s=ssim(sr, hr, crop_border=scale, y_channel=True), rmse=rmse,
                            tex=texture_distance(sr, hr, scale), sec=sec)
         b = rows['bicubic']
-        for m in methods:
+        for m, _ in methods:
             r = rows[m]
             print(f"| {group} | {name} | {source} | {hr.shape[1]}×{hr.shape[0]} | {m} | {r['p']:.2f} | "
                   f"{r['p'] - b['p']:+.2f} | {r['s']:.4f} | {r['s'] - b['s']:+.4f} | {r['rmse']:.2f} | "

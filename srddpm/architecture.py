@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .core import *
 from .data import make_lr, bicubic_up
 from .diffusion import (NoiseSchedule, DDIMScheduler, DDPMScheduler,
-                              diffusion_loss as _diffusion_loss, sample as _sample)
+                              diffusion_loss as _diffusion_loss, sample as _sample, _randn)
 from .unet import UNet
 
 # %% auto #0
@@ -373,11 +373,14 @@ SRDDPM.denoise_step, SRDDPM.diffusion_loss = _srddpm_denoise_step, _srddpm_diffu
 @torch.no_grad()
 def _srddpm_sample(self: SRDDPM, lr, n_steps: int | None = None, sampler: str = 'ddim',
                    eta: float = 0.0, generator=None, show_progress: bool = True,
-                   x_T: torch.Tensor | None = None, callback=None) -> torch.Tensor:
+                   x_T: torch.Tensor | None = None, callback=None,
+                   t_start: int | None = None) -> torch.Tensor:
     """Super-resolve `lr` (N, 3, h, w) in [-1, 1]: the reverse chain on the residual, from `x_T`
-    (the HR-sized start noise; drawn with `generator` when None), with DDIM (`eta`) or DDPM and
-    `n_steps` (None = all T). Returns HR images in [-1, 1]. `callback()` is called after every
-    denoising step. ValueError for an unknown `sampler`."""
+    (the HR-sized standard normal start noise; drawn with `generator` when None), with DDIM
+    (`eta`) or DDPM and `n_steps` (None = all). `t_start` (0..T-1) starts the chain at that step
+    instead of T-1, from $r_{t_0} = \sqrt{1-\bar\alpha_{t_0}}\,$`x_T`: the shallow start of
+    {doc}`24_inference`. Returns HR images in [-1, 1]. `callback()` is called after every
+    denoising step. ValueError for an unknown `sampler` or a `t_start` outside 0..T-1."""
     self._check_lr(lr)
     ref, cond = self.prepare(lr)
     clip = 2 * self.config.residual_scale              # |x_HR - ref| <= 2 in [-1, 1]
@@ -387,6 +390,10 @@ def _srddpm_sample(self: SRDDPM, lr, n_steps: int | None = None, sampler: str = 
     else: raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
     if callback is None: fn = self.denoise
     else: fn = lambda x, t, cond: (self.denoise(x, t, cond), callback())[0]
+    if t_start is not None:                            # the shallow start
+        sch.set_timesteps(n_steps, start=t_start)
+        x_T = _randn(ref.shape, generator, lr.device, lr.dtype) if x_T is None else x_T.to(ref)
+        x_T, n_steps = (1 - float(self.schedule.alpha_bar[int(t_start)])) ** 0.5 * x_T, None
     res = _sample(fn, ref.shape, sch, n_steps=n_steps, generator=generator, cond=dict(cond=cond),
                   show_progress=show_progress, device=lr.device, dtype=lr.dtype, x_T=x_T)
     return self.from_residual(res, lr, ref).clamp(-1, 1)

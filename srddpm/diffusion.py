@@ -12,8 +12,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['PREDICTION_TYPES', 'NoiseSchedule', 'linear_beta_schedule', 'cosine_beta_schedule', 'gaussian_kl', 'diffusion_loss',
-           'gaussian_optimal_model', 'spaced_timesteps', 'DDPMScheduler', 'DDIMScheduler', 'sample', 'MLPDenoiser',
-           'EMA', 'train_diffusion', 'energy_distance', 'mode_coverage', 'gaussian_mixture_optimal_model']
+           'gaussian_optimal_model', 'spaced_timesteps', 'DDPMScheduler', 'DDIMScheduler', 'sample', 'chain_moments',
+           'MLPDenoiser', 'EMA', 'train_diffusion', 'energy_distance', 'mode_coverage',
+           'gaussian_mixture_optimal_model']
 
 # %% ../nbs/10_diffusion.ipynb #c912b6aa
 class NoiseSchedule:
@@ -212,13 +213,16 @@ def gaussian_optimal_model(schedule: NoiseSchedule, mean, var,
     return model
 
 # %% ../nbs/10_diffusion.ipynb #b876cac8
-def spaced_timesteps(T: int, n: int) -> torch.Tensor:
-    """`n` distinct steps from T-1 down to 0, evenly spaced (both ends included), as a descending
-    LongTensor."""
-    if not 1 <= n <= T:
-        raise ValueError(f'the number of sampling steps must lie in 1..{T}, got {n}')
-    if n == 1: return torch.tensor([T - 1])
-    return torch.floor(torch.linspace(T - 1, 0, n, dtype=torch.float64) + 0.5).long()
+def spaced_timesteps(T: int, n: int, start: int | None = None) -> torch.Tensor:
+    """`n` distinct steps from `start` (default T-1) down to 0, evenly spaced (both ends
+    included), as a descending LongTensor. ValueError unless 0 <= start < T and
+    1 <= n <= start + 1."""
+    start = T - 1 if start is None else int(start)
+    if not 0 <= start < T: raise ValueError(f'start must lie in 0..{T - 1}, got {start}')
+    if not 1 <= n <= start + 1:
+        raise ValueError(f'the number of sampling steps must lie in 1..{start + 1}, got {n}')
+    if n == 1: return torch.tensor([start])
+    return torch.floor(torch.linspace(start, 0, n, dtype=torch.float64) + 0.5).long()
 
 class _Scheduler:
     """Shared machinery: timesteps, the step before `t`, and the model output turned into
@@ -232,10 +236,12 @@ class _Scheduler:
         self.schedule, self.prediction_type, self.clip_x0 = schedule, prediction_type, clip_x0
         self.set_timesteps(schedule.T)
 
-    def set_timesteps(self, n: int | None = None):
-        "Use `n` steps (default all T), evenly spaced from T-1 down to 0; returns self."
-        n = self.schedule.T if n is None else int(n)
-        self.timesteps = spaced_timesteps(self.schedule.T, n)
+    def set_timesteps(self, n: int | None = None, start: int | None = None):
+        """Use `n` steps (default: every step from `start`), evenly spaced from `start` (default
+        T-1) down to 0; returns self."""
+        top = self.schedule.T - 1 if start is None else int(start)
+        n = top + 1 if n is None else int(n)
+        self.timesteps = spaced_timesteps(self.schedule.T, n, top)
         ts = self.timesteps.tolist()
         self._prev = {t: (ts[i + 1] if i + 1 < len(ts) else -1) for i, t in enumerate(ts)}
         return self
@@ -366,6 +372,40 @@ def sample(model, shape, scheduler, n_steps: int | None = None, generator=None,
     finally:
         if training: model.train()
     return (x, trajectory) if return_trajectory else x
+
+# %% ../nbs/10_diffusion.ipynb #3cdfa09e
+def chain_moments(sched, mu: float, s2: float, trajectory: bool = False,
+                  start: tuple[float, float] = (0.0, 1.0)):
+    """Exact mean and variance of the output of `sched` (a `DDPMScheduler` or `DDIMScheduler`,
+    on its own timesteps) for 1-D data N(`mu`, `s2`) and the optimal model (13), from a first
+    state x ~ N(`start`): (mean, variance) of x_T ~ N(0, 1) by default. With `trajectory`,
+    also the list of (t, mean, variance) before each step."""
+    ab_all, ts = sched.schedule.alpha_bar.tolist(), sched.timesteps.tolist()
+    (m, v), traj = (float(s) for s in start), []
+    for i, t in enumerate(ts):
+        traj.append((t, m, v))
+        ab = ab_all[t]; ab_s = ab_all[ts[i + 1]] if i + 1 < len(ts) else 1.0
+        V = ab * s2 + 1 - ab
+        # x0_hat = E[x0|x_t] = a_x0 x_t + b_x0
+        a_x0, b_x0 = math.sqrt(ab) * s2 / V, mu * (1 - ab) / V
+        a_eps, b_eps = math.sqrt(1 - ab) / V, -math.sqrt(1 - ab) * math.sqrt(ab) * mu / V
+        if isinstance(sched, DDIMScheduler):
+            sig2 = (
+                0.0 if i + 1 == len(ts) else sched.eta**2 * (1 - ab_s) / (1 - ab) * (1 - ab / ab_s)
+            )
+            c_eps = math.sqrt(max(1 - ab_s - sig2, 0.0))
+            A, B = math.sqrt(ab_s) * a_x0 + c_eps * a_eps, math.sqrt(ab_s) * b_x0 + c_eps * b_eps
+        else:
+            beta = 1 - ab / ab_s
+            k0, k1 = math.sqrt(ab_s) * beta / (1 - ab), math.sqrt(1 - beta) * (1 - ab_s) / (1 - ab)
+            A, B = k0 * a_x0 + k1, k0 * b_x0
+            sig2 = (
+                0.0
+                if i + 1 == len(ts)
+                else (beta if sched.variance == 'beta' else beta * (1 - ab_s) / (1 - ab))
+            )
+        m, v = A * m + B, A * A * v + sig2
+    return (m, v, traj) if trajectory else (m, v)
 
 # %% ../nbs/10_diffusion.ipynb #02b7c3e4
 def _time_features(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:

@@ -12,11 +12,12 @@ from .data import load_photos, modcrop
 from .data import make_lr, bicubic_up
 
 # %% auto #0
-__all__ = ['UPSCALE_STEPS', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE',
-           'tile_starts', 'blend_window', 'tiled_upscale', 'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile',
-           'check_tile', 'chain_steps', 'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance',
-           'lr_project', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels', 'machine_rate',
-           'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled', 'upscale_photo']
+__all__ = ['UPSCALE_STEPS', 'UPSCALE_TEXTURE', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'UPSCALE_PROJECT',
+           'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'blend_window', 'tiled_upscale', 'PeakMemory', 'block_noise',
+           'tile_multiple', 'min_tile', 'check_tile', 'texture_start', 'chain_steps', 'sr_sample', 'upscale',
+           'radial_power_spectrum', 'texture_distance', 'lr_project', 'UpscaleError', 'UpscaleOptions', 'check_options',
+           'tiled_pixels', 'machine_rate', 'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory',
+           'Upscaled', 'upscale_photo']
 
 # %% ../nbs/24_inference.ipynb #c06da1eb
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -110,7 +111,8 @@ def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int
 
 # %% ../nbs/24_inference.ipynb #245fc216
 # The command line's defaults, chosen from the measurements of this chapter and the next
-UPSCALE_STEPS = 5         # DDIM steps
+UPSCALE_STEPS = 5         # DDIM steps of the full chain (texture 1)
+UPSCALE_TEXTURE = 1.0     # the shallow start's texture: 1 = the full chain, 0 = the regression
 UPSCALE_TILE = 192        # LR pixels: the largest measured tile within the memory budget (below)
 UPSCALE_OVERLAP = 16      # LR pixels shared by neighbouring tiles
 class PeakMemory:
@@ -195,21 +197,35 @@ def check_tile(tile, overlap: int, multiple: int = 1):
         raise ValueError(f'tile must be at least {min_tile(overlap, multiple)} LR pixels '
                          f'(twice the overlap of {overlap}{grid}), got {tile}')
 
-def chain_steps(model, n_steps: int | None, sampler: str = 'ddim') -> int:
+def texture_start(T: int, n_steps: int | None, texture: float = 1.0,
+                  sampler: str = 'ddim') -> tuple[int | None, int]:
+    """(first step $t_0$, denoiser evaluations) of the shallow start with `texture` $\tau$ in
+    [0, 1] for a chain of `n_steps` (None: all T; DDPM always takes all) at $\tau = 1$:
+    $t_0 = \mathrm{round}(\tau (T-1))$ and $\lceil \tau n \rceil$ evaluations (at least one,
+    at most $t_0 + 1$), so the steps keep their spacing. $\tau = 1$ gives (None, n): today's full
+    chain from $T-1$; $\tau = 0$ gives (None, 0): no chain, the reference alone.
+    ValueError unless 0 <= texture <= 1."""
+    if not 0 <= texture <= 1: raise ValueError(f'texture must lie in [0, 1], got {texture}')
+    n = T if sampler == 'ddpm' or n_steps is None else min(int(n_steps), T)
+    if texture == 1: return None, n
+    if texture == 0: return None, 0
+    t0 = round(texture * (T - 1))
+    return t0, min(max(1, math.ceil(texture * n)), t0 + 1)
+
+def chain_steps(model, n_steps: int | None, sampler: str = 'ddim', texture: float = 1.0) -> int:
     """How many denoiser evaluations one reverse chain makes: `n_steps` for DDIM (all T when None),
-    T for DDPM."""
-    T = model.config.T
-    if sampler == 'ddpm' or n_steps is None: return T
-    return min(int(n_steps), T)
+    T for DDPM, fewer with a shallow start (`texture_start`)."""
+    return texture_start(model.config.T, n_steps, texture, sampler)[1]
 
 # %% ../nbs/24_inference.ipynb #4069bbd8
 @torch.inference_mode()
 def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0,
               n_average: int = 1, generator: torch.Generator | None = None,
               tile: int | None = None, overlap: int = UPSCALE_OVERLAP, project: int = 0,
-              show_progress: bool = True, out=None, on_progress=None):
+              show_progress: bool = True, out=None, on_progress=None, texture: float = 1.0):
     """Super-resolve `lr` (N×3×h×w or 3×h×w in [-1, 1]) with an SRDDPM `model`: DDIM or DDPM with
-    `n_steps` (None = all T); the mean of `n_average` samples; `project` back-projection
+    `n_steps` (None = all T); with `texture` below 1 the shallow start of `texture_start` (0: the
+    model's reference image, no chain); the mean of `n_average` samples; `project` back-projection
     iterations (`lr_project`); in tiles of `tile` LR pixels (None: one tile), blended by
     `tiled_upscale` into `out` (see there). The start noise of each sample comes from
     `block_noise` with a seed drawn from `generator`, so it does not depend on the tiling.
@@ -218,6 +234,7 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
     if sampler not in ('ddim', 'ddpm'):
         raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
     if int(n_average) < 1: raise ValueError(f'n_average must be >= 1, got {n_average}')
+    t0, n_eval = texture_start(model.config.T, n_steps, texture, sampler)
     lr, _ = _prepare_lr(lr)
     N, _, h, w = lr.shape
     mult = tile_multiple(model)
@@ -228,7 +245,7 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
     seeds = [int(torch.randint(0, 2 ** 62, (1,), generator=generator))
              for _ in range(int(n_average))]
     n_tiles = len(tile_starts(h, tile, overlap, mult)) * len(tile_starts(w, tile, overlap, mult))
-    total = n_tiles * int(n_average) * chain_steps(model, n_steps, sampler)
+    total = n_tiles * int(n_average) * n_eval
     bar = progress(total=total, desc='denoising steps', unit='step') if show_progress else None
     done = 0
     def tick():
@@ -239,11 +256,14 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
 
     def one_tile(lr_t, window):
         lr_t = lr_t.to(dev)
+        if n_eval == 0:                               # texture 0: the reference image alone
+            acc = model.reference(lr_t).clamp(-1, 1)
+            return lr_project(acc, lr_t, s, n_iter=project) if project else acc
         acc = None
         for seed in seeds:
             x_T = block_noise(seed, N, 3, window).to(dev)
-            sr = model.sample(lr_t, n_steps, sampler, eta, generator, show_progress=False,
-                              x_T=x_T, callback=tick)
+            sr = model.sample(lr_t, n_eval if t0 is not None else n_steps, sampler, eta,
+                              generator, show_progress=False, x_T=x_T, callback=tick, t_start=t0)
             acc = sr if acc is None else acc + sr
         acc = acc / len(seeds)
         return lr_project(acc, lr_t, s, n_iter=project) if project else acc
@@ -376,15 +396,21 @@ class UpscaleError(ValueError):
 @dataclass
 class UpscaleOptions:
     """Everything that decides an upscaling besides the photo and the model, with the command
-    line's names and defaults (`tile` None: the whole image in one tile)."""
+    line's names and defaults (`tile` None: the whole image in one tile; `texture` in [0, 1]:
+    the shallow start of `texture_start`, 1 the full chain of `steps`, 0 the regression)."""
     method: str = 'srddpm'
     scale: int = 4
     steps: int | None = UPSCALE_STEPS
+    texture: float = UPSCALE_TEXTURE
     tile: int | None = UPSCALE_TILE
     average: int = 1
     eta: float = 0.0
     project: int = UPSCALE_PROJECT
     seed: int = 0
+
+def _run_method(opts: UpscaleOptions) -> str:
+    "The method that runs: 'regression' for SRDDPM with texture 0 (no chain), else `method`."
+    return 'regression' if opts.method == 'srddpm' and opts.texture == 0 else opts.method
 
 def check_options(opts: UpscaleOptions, model=None):
     """`UpscaleError`, in the command line's words, for every option the command line refuses;
@@ -400,6 +426,8 @@ def check_options(opts: UpscaleOptions, model=None):
     if opts.project < 0:
         raise UpscaleError(f'--project must be 0 (off) or more iterations, '
                            f'got {opts.project}')
+    if not 0 <= opts.texture <= 1:
+        raise UpscaleError(f'--texture must lie in [0, 1], got {opts.texture}')
     if not 0 <= opts.eta <= 1:
         raise UpscaleError(f'--eta must lie in [0, 1], got {opts.eta}')
     if opts.average < 1:
@@ -438,15 +466,15 @@ def machine_rate(opts: UpscaleOptions, model=None) -> tuple[float, float]:
     sample outside the steps: the encoder and the back-projection)."""
     model = None if opts.method == 'bicubic' else model
     dev = str(next(model.parameters()).device) if model is not None else 'cpu'
-    key = (id(model), opts.method, opts.project, dev)
+    key = (id(model), _run_method(opts), opts.project, dev)
     if key not in _rates:
         side = PROBE_SIDE // tile_multiple(model) * tile_multiple(model)
         probe = np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)
         def seconds(steps):
             with Timer() as t:
-                upscale(probe, opts.method, model, opts.scale, tile=None,
+                upscale(probe, _run_method(opts), model, opts.scale, tile=None,
                         project=opts.project,
-                        **_sampling(opts.method, steps, show_progress=False))
+                        **_sampling(_run_method(opts), steps, show_progress=False))
             return t.seconds
         seconds(1)                                      # warm-up: first calls are slower
         t1, t3 = seconds(1), seconds(3)
@@ -468,8 +496,9 @@ def estimate_seconds(h: int, w: int, opts: UpscaleOptions, model=None) -> float:
     the LR pixels of all tiles × (samples × (steps × per step + per sample))."""
     per_step, per_sample = machine_rate(opts, model)
     mult = tile_multiple(model) if opts.method != 'bicubic' else 1
-    steps = chain_steps(model, opts.steps) if opts.method == 'srddpm' else 0
-    samples = opts.average if opts.method == 'srddpm' else 1
+    sampling = _run_method(opts) == 'srddpm'
+    steps = chain_steps(model, opts.steps, texture=opts.texture) if sampling else 0
+    samples = opts.average if sampling else 1
     px = tiled_pixels(h, w, opts.tile, mult)
     return px * samples * (steps * per_step + per_sample)
 
@@ -499,10 +528,11 @@ class Upscaled:
 def _attempt(rgb, opts, model, tile, on_progress, show_progress):
     "One run with `tile`; None when it ran out of memory (outside the except block: see below)."
     g = torch.Generator().manual_seed(int(opts.seed))
-    kw = _sampling(opts.method, opts.steps, eta=opts.eta, n_average=opts.average, generator=g,
-                   show_progress=show_progress)
+    method = _run_method(opts)
+    kw = _sampling(method, opts.steps, eta=opts.eta, n_average=opts.average, generator=g,
+                   show_progress=show_progress, texture=opts.texture)
     try:
-        return upscale(rgb, opts.method, model, opts.scale, tile=tile, overlap=UPSCALE_OVERLAP,
+        return upscale(rgb, method, model, opts.scale, tile=tile, overlap=UPSCALE_OVERLAP,
                        project=opts.project, on_progress=on_progress, **kw)
     except Exception as e:
         if not is_out_of_memory(e): raise
