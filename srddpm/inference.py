@@ -112,7 +112,7 @@ def tiled_upscale(fn, lr: torch.Tensor, scale: int, tile: int = 64, overlap: int
 # %% ../nbs/24_inference.ipynb #245fc216
 # The command line's defaults, chosen from the measurements of this chapter and the next
 UPSCALE_STEPS = 5         # DDIM steps of the full chain (texture 1)
-UPSCALE_TEXTURE = 1.0     # the shallow start's texture: 1 = the full chain, 0 = the regression
+UPSCALE_TEXTURE = 0.4     # the shallow start's texture: 1 = the full chain, 0 = the regression
 UPSCALE_TILE = 192        # LR pixels: the largest measured tile within the memory budget (below)
 UPSCALE_OVERLAP = 16      # LR pixels shared by neighbouring tiles
 class PeakMemory:
