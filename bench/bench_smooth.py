@@ -17,10 +17,12 @@ RMS error in 8-bit levels, the texture distance (mean |dB| difference of the rad
 Nyquist frequency: invented or missing high frequency) and the seconds of the upscale. Nothing is asserted.
 
 `--textures 1,0.5` adds a row per texture of the shallow start (`--texture` of the command line) to the srddpm
-method; the default is the command line's default texture alone.
+method; the default is the command line's default texture alone. `--keep-smooth off` (or `both`) runs the model
+methods without (and with) the bicubic fallback where the LR image shows no detail (`smooth_gate`; on by default,
+as in the command line).
 
-    python bench/bench_smooth.py [--methods srddpm,regression,bicubic] [--textures 1,0.5] [--threads 2]
-                                 [--only smooth|photos]
+    python bench/bench_smooth.py [--methods srddpm,regression,bicubic] [--textures 1,0.5]
+                                 [--keep-smooth on|off|both] [--threads 2] [--only smooth|photos]
 """
 import argparse, os, platform, time
 import numpy as np
@@ -77,6 +79,8 @@ def main():
     ap.add_argument('--methods', default='srddpm,regression,bicubic')
     ap.add_argument('--textures', default=None,
                     help="comma-separated textures in [0, 1] for srddpm (default: the command line's)")
+    ap.add_argument('--keep-smooth', choices=('on', 'off', 'both'), default='on',
+                    help='the bicubic fallback where the LR shows no detail (default on, as the CLI)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--only', choices=('smooth', 'photos'), help='one half of the table')
     a = ap.parse_args()
@@ -99,12 +103,15 @@ def main():
         for name, hr in valid_images(scale).items():
             cases.append(('photos', name, 'make_lr', hr, lr_make_lr(hr, scale)))
     textures = [float(x) for x in a.textures.split(',')] if a.textures else [UPSCALE_TEXTURE]
+    gates = {'on': [True], 'off': [False], 'both': [True, False]}[a.keep_smooth]
     methods = []         # (label, options)
     for m in a.methods.split(','):
-        if m == 'srddpm':
-            methods += [(m if len(textures) == 1 else f'srddpm τ={x:g}',
-                         dict(method=m, texture=x)) for x in textures]
-        else: methods.append((m, dict(method=m)))
+        for gate in gates if m != 'bicubic' else [False]:
+            tag = '' if len(gates) == 1 or m == 'bicubic' else (' +gate' if gate else ' no gate')
+            if m == 'srddpm':
+                methods += [((m if len(textures) == 1 else f'srddpm τ={x:g}') + tag,
+                             dict(method=m, texture=x, keep_smooth=gate)) for x in textures]
+            else: methods.append((m + tag, dict(method=m, keep_smooth=gate)))
     if 'bicubic' not in a.methods.split(','): methods.append(('bicubic', dict(method='bicubic')))
     print(f'# {platform.node()}: {os.cpu_count()} CPUs, {a.threads} threads, torch {torch.__version__}, '
           f'load average {os.getloadavg()[0]:.1f}, {time.strftime("%Y-%m-%d %H:%M")}')

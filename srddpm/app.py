@@ -9,7 +9,7 @@ from .core import *
 from .data import read_image, ImageReadError, make_lr
 from .inference import UpscaleOptions, UpscaleError, upscale_photo, check_options
 from .inference import estimate_seconds, machine_rate, about
-from .inference import UPSCALE_STEPS, UPSCALE_PROJECT, UPSCALE_METHODS
+from .inference import UPSCALE_STEPS, UPSCALE_PROJECT, UPSCALE_METHODS, UPSCALE_TEXTURE
 from .cli import SERVE_MAX_PIXELS, write_image_atomic
 
 # %% auto #0
@@ -33,15 +33,22 @@ class UpscaleApp:
         self.upload_dir = Path(upload_dir or work_dir).resolve()
 
     def options(self, method='srddpm', steps=UPSCALE_STEPS, average=1, seed=0,
-                project=UPSCALE_PROJECT, eta=0.0) -> UpscaleOptions:
-        "The options, as the command line would take them: whole numbers where it wants them."
+                project=UPSCALE_PROJECT, eta=0.0, *, texture=UPSCALE_TEXTURE) -> UpscaleOptions:
+        """The options, as the command line would take them: whole numbers where it wants them
+        (`texture`, newer than the others, by its name only)."""
+        def number(name, v):
+            try: return float(v)
+            except (TypeError, ValueError):
+                raise UpscaleError(f'--{name} must be a number, got {v!r}') from None
         def whole(name, v):
-            if v is None or float(v) != int(float(v)):
+            x = number(name, v)
+            if not np.isfinite(x) or x != int(x):
                 raise UpscaleError(f'--{name} must be a whole number, got {v}')
-            return int(float(v))
+            return int(x)
         opts = UpscaleOptions(method=str(method), scale=self.scale, steps=whole('steps', steps),
                               average=whole('average', average), seed=whole('seed', seed),
-                              project=whole('project', project), eta=float(eta))
+                              project=whole('project', project), eta=number('eta', eta),
+                              texture=number('texture', texture))
         check_options(opts, self.model)
         return opts
 
@@ -93,7 +100,9 @@ class UpscaleApp:
         Image.fromarray(before).save(out / f'before.{ext}', quality=90)
         Image.fromarray(res.image).save(out / f'after.{ext}', quality=90)
         mp = w * h * s * s / 1e6
-        steps = f', DDIM-{opts.steps} × {opts.average}' if opts.method == 'srddpm' else ''
+        steps = ('' if opts.method != 'srddpm' else
+                 ", texture 0 (the regression's output)" if opts.texture == 0 else
+                 f', DDIM-{opts.steps} × {opts.average}, texture {opts.texture:g}')
         info = (f'{w}×{h} → {w * s}×{h * s} ({mp:.2f} MP), {opts.method}{steps}, '
                 f'seed {opts.seed}: {res.seconds:.1f} s ({res.seconds / mp:.1f} s per output '
                 f'MP; the estimate was {about(sec)})')
@@ -124,20 +133,23 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
     import gradio as gr
     def fail(e): raise gr.Error(str(e), print_exception=False) from None
 
-    def estimate(image, method, steps, average, project):
+    def estimate(image, method, steps, average, project, texture):
         if not image: return ''
         try: return app.estimate(image, method=method, steps=steps, average=average,
-                                 project=project)
+                                 project=project, texture=texture)
         except UpscaleError as e: return f'⚠ {e}'
 
+    # the API's inputs in this order: a new one goes last, so positional callers keep working
     def upscale(image, method='srddpm', steps=UPSCALE_STEPS, average=1, seed=0,
-                project=UPSCALE_PROJECT, eta=0.0, progress=gr.Progress()):
+                project=UPSCALE_PROJECT, eta=0.0, texture=UPSCALE_TEXTURE,
+                progress=gr.Progress()):
         progress(0, desc='starting')
         app.sweep()
-        tell = lambda d, n: progress((d, n), desc='denoising steps' if method == 'srddpm'
-                                     else 'tiles', unit='steps')
+        chain = method == 'srddpm' and texture != 0      # texture 0: the regression's tiles
+        tell = lambda d, n: progress((d, n), desc='denoising steps' if chain else 'tiles',
+                                     unit='steps')
         try: r = app.run(image, on_progress=tell, method=method, steps=steps, average=average,
-                         seed=seed, project=project, eta=eta)
+                         seed=seed, project=project, eta=eta, texture=texture)
         except UpscaleError as e: fail(e)
         info = r['info'] + ''.join(f'  \n{n}' for n in r['notes'])
         return str(r['png']), (str(r['before']), str(r['after'])), info
@@ -157,6 +169,9 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
                 method = gr.Radio(list(UPSCALE_METHODS), value='srddpm', label='method')
                 steps = gr.Slider(1, model_T(app), value=UPSCALE_STEPS, step=1,
                                   label='steps (DDIM)')
+                texture = gr.Slider(0, 1, value=UPSCALE_TEXTURE, step=0.05,
+                                    label="texture (1: the full chain of steps, 0: the "
+                                          "regression's output; lower: smoother, faster)")
                 average = gr.Slider(1, 8, value=1, step=1, label='samples averaged')
                 project = gr.Slider(0, 10, value=UPSCALE_PROJECT, step=1,
                                     label='back-projection iterations')
@@ -174,11 +189,11 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
         # a new photo clears the last result, so nothing on the page belongs to another photo
         photo.change(lambda: (None, None, ''), None, [png, slider, info],
                      api_visibility='private', show_progress='hidden')
-        knobs = [photo, method, steps, average, project]
+        knobs = [photo, method, steps, average, project, texture]
         for k in knobs:
             k.change(estimate, knobs, estimate_md, api_visibility='private',
                      concurrency_limit=None, show_progress='hidden')
-        go.click(upscale, [photo, method, steps, average, seed, project, eta],
+        go.click(upscale, [photo, method, steps, average, seed, project, eta, texture],
                  [png, slider, info], api_name='upscale')
     return demo
 

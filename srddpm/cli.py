@@ -16,6 +16,7 @@ from . import __version__
 from .inference import upscale, UPSCALE_OVERLAP, UPSCALE_TILE, UPSCALE_STEPS
 from .inference import UpscaleOptions, UpscaleError, check_options, upscale_photo
 from .inference import estimate_seconds, worth_estimating, about, UPSCALE_PROJECT
+from .inference import UPSCALE_TEXTURE
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'SERVE_MAX_PIXELS', 'CLIError', 'default_checkpoint', 'write_image_atomic', 'cmd_upscale', 'cmd_train',
@@ -102,7 +103,8 @@ def _options(args) -> UpscaleOptions:
     """The command's arguments as the options of the upscaling service (`evaluate` has no
     --method, --eta or --average: their defaults)."""
     return UpscaleOptions(method=getattr(args, 'method', 'srddpm'),
-                          scale=getattr(args, 'scale', 4), steps=args.steps, tile=args.tile,
+                          scale=getattr(args, 'scale', 4), steps=args.steps,
+                          texture=args.texture, tile=args.tile,
                           average=getattr(args, 'average', 1), eta=getattr(args, 'eta', 0.0),
                           project=args.project, seed=args.seed)
 
@@ -209,6 +211,7 @@ def cmd_evaluate(args) -> int:
     if ckpt is None:
         raise CLIError('no SRDDPM weights: pass --checkpoint DIR '
                        '(a folder written by `srddpm train`)')
+    check_options(_options(args))                       # before the model is loaded
     model = load_srddpm(ckpt, device=_device(args.device))
     images = _eval_images(Path(args.data), model.config.scale)
     check_options(_options(args), model)
@@ -218,9 +221,10 @@ def cmd_evaluate(args) -> int:
     methods = {'bicubic': lambda lr: upscale(lr, 'bicubic', scale=s),
                'regression' + bp.replace(', ', ' '):
                    lambda lr: upscale(lr, 'regression', project=args.project, **kw),
-               f'SRDDPM (DDIM-{args.steps}{bp})':
+               f'SRDDPM (DDIM-{args.steps}, texture {args.texture:g}{bp})':
                    lambda lr: upscale(lr, 'srddpm', n_steps=args.steps, generator=gen(),
-                                      show_progress=False, project=args.project, **kw)}
+                                      texture=args.texture, show_progress=False,
+                                      project=args.project, **kw)}
     rows = evaluate_methods(methods, images, s, verbose=not args.quiet)
     print(format_table(rows))
     return 0
@@ -241,8 +245,15 @@ def cmd_serve(args) -> int:
     return 0
 
 # %% ../nbs/26_cli_full_run.ipynb #fbd8cfe7
+class _Parser(argparse.ArgumentParser):
+    "argparse, with its refusals in the command's one line (`srddpm: error: ...`, exit code 2)."
+    def error(self, message):
+        if os.environ.get('RANK', '0') == '0':                        # once under torchrun
+            print(f'srddpm: error: {message} (see {self.prog} --help)', file=sys.stderr)
+        sys.exit(2)
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog='srddpm',
         description='SRDDPM: diffusion super-resolution (train, upscale, evaluate, serve).')
     p.add_argument('--version', action='version', version=f'srddpm {__version__}')
@@ -285,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--steps', type=int, default=UPSCALE_STEPS)
     e.add_argument('--tile', type=int, default=UPSCALE_TILE)
     for q in (u, e):
+        q.add_argument('--texture', type=float, default=UPSCALE_TEXTURE,
+                       help='how much texture SRDDPM invents, in [0, 1]: 1 = the full chain of '
+                            "--steps, 0 = the regression's output; lower = less invented "
+                            f'texture, higher PSNR, faster (default {UPSCALE_TEXTURE})')
         q.add_argument('--project', type=int, default=3,
                        help='back-projection iterations onto the LR input after SRDDPM/regression '
                             '(0 = off; default 3)')

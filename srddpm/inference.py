@@ -12,12 +12,12 @@ from .data import load_photos, modcrop
 from .data import make_lr, bicubic_up
 
 # %% auto #0
-__all__ = ['UPSCALE_STEPS', 'UPSCALE_TEXTURE', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'UPSCALE_PROJECT',
-           'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'blend_window', 'tiled_upscale', 'PeakMemory', 'block_noise',
-           'tile_multiple', 'min_tile', 'check_tile', 'texture_start', 'chain_steps', 'sr_sample', 'upscale',
-           'radial_power_spectrum', 'texture_distance', 'lr_project', 'UpscaleError', 'UpscaleOptions', 'check_options',
-           'tiled_pixels', 'machine_rate', 'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory',
-           'Upscaled', 'upscale_photo']
+__all__ = ['UPSCALE_STEPS', 'UPSCALE_TEXTURE', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'DETAIL_LO', 'DETAIL_HI',
+           'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'blend_window', 'tiled_upscale',
+           'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'texture_start', 'chain_steps',
+           'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project', 'lr_detail',
+           'smooth_gate', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels', 'machine_rate',
+           'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled', 'upscale_photo']
 
 # %% ../nbs/24_inference.ipynb #c06da1eb
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -222,11 +222,13 @@ def chain_steps(model, n_steps: int | None, sampler: str = 'ddim', texture: floa
 def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta: float = 0.0,
               n_average: int = 1, generator: torch.Generator | None = None,
               tile: int | None = None, overlap: int = UPSCALE_OVERLAP, project: int = 0,
-              show_progress: bool = True, out=None, on_progress=None, texture: float = 1.0):
+              show_progress: bool = True, out=None, on_progress=None, texture: float = 1.0,
+              keep_smooth: bool = False):
     """Super-resolve `lr` (N×3×h×w or 3×h×w in [-1, 1]) with an SRDDPM `model`: DDIM or DDPM with
     `n_steps` (None = all T); with `texture` below 1 the shallow start of `texture_start` (0: the
     model's reference image, no chain); the mean of `n_average` samples; `project` back-projection
-    iterations (`lr_project`); in tiles of `tile` LR pixels (None: one tile), blended by
+    iterations (`lr_project`); with `keep_smooth`, the bicubic enlargement where the LR
+    image shows no detail (`smooth_gate`); in tiles of `tile` LR pixels (None: one tile), blended by
     `tiled_upscale` into `out` (see there). The start noise of each sample comes from
     `block_noise` with a seed drawn from `generator`, so it does not depend on the tiling.
     One progress bar counts the denoising steps of all tiles and samples, and
@@ -258,7 +260,8 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
         lr_t = lr_t.to(dev)
         if n_eval == 0:                               # texture 0: the reference image alone
             acc = model.reference(lr_t).clamp(-1, 1)
-            return lr_project(acc, lr_t, s, n_iter=project) if project else acc
+            acc = lr_project(acc, lr_t, s, n_iter=project) if project else acc
+            return smooth_gate(acc, lr_t, s) if keep_smooth else acc
         acc = None
         for seed in seeds:
             x_T = block_noise(seed, N, 3, window).to(dev)
@@ -266,7 +269,8 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
                               generator, show_progress=False, x_T=x_T, callback=tick, t_start=t0)
             acc = sr if acc is None else acc + sr
         acc = acc / len(seeds)
-        return lr_project(acc, lr_t, s, n_iter=project) if project else acc
+        acc = lr_project(acc, lr_t, s, n_iter=project) if project else acc
+        return smooth_gate(acc, lr_t, s) if keep_smooth else acc
 
     was_training = model.training
     model.eval()
@@ -279,10 +283,11 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
 @torch.inference_mode()
 def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | None = None,
             overlap: int = UPSCALE_OVERLAP,
-            project: int = 0, on_progress=None, **sampling):
+            project: int = 0, on_progress=None, keep_smooth: bool = False, **sampling):
     """Upscale `lr` ×`scale` with `method` 'srddpm' (`sr_sample`, keyword arguments passed on),
     'regression' (the model's encoder, or an `RRDBEncoder`) or 'bicubic'; `project`
-    back-projection iterations follow for 'srddpm' and 'regression'; in tiles of `tile` LR pixels
+    back-projection iterations follow for 'srddpm' and 'regression', then with `keep_smooth`
+    `smooth_gate`; in tiles of `tile` LR pixels
     overlapping by `overlap` (None: one tile). A tensor N×3×h×w or 3×h×w in [-1, 1] gives a tensor
     in [-1, 1]; a uint8 H×W×3 array gives a uint8 array, written band by band (its memory is then
     bounded by the tile). `on_progress(done, total)` follows the denoising steps of all tiles
@@ -301,7 +306,7 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
     out = np.empty((x.shape[-2] * scale, x.shape[-1] * scale, 3), np.uint8) if was_array else None
     if method == 'srddpm':
         return sr_sample(model, x, tile=tile, overlap=overlap, project=project, out=out,
-                         on_progress=on_progress, **sampling)
+                         on_progress=on_progress, keep_smooth=keep_smooth, **sampling)
     mult = tile_multiple(model) if method == 'regression' else 1
     if tile is None or tile >= max(x.shape[-2:]): tile = max(x.shape[-2:])
     else: check_tile(tile, overlap, mult)
@@ -314,7 +319,8 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
         def fn(t):
             t = t.to(dev)
             sr = enc(t).clamp(-1, 1)
-            return lr_project(sr, t, scale, n_iter=project) if project else sr
+            sr = lr_project(sr, t, scale, n_iter=project) if project else sr
+            return smooth_gate(sr, t, scale) if keep_smooth else sr
     if on_progress is not None:
         n = len(tile_starts(x.shape[-2], tile, overlap, mult)) * len(
             tile_starts(x.shape[-1], tile, overlap, mult))
@@ -386,6 +392,34 @@ def lr_project(sr: torch.Tensor, lr: torch.Tensor, scale: int, n_iter: int = 3,
         if clamp: x = x.clamp(-1, 1)
     return x
 
+# %% ../nbs/24_inference.ipynb #ac0e197d
+DETAIL_LO, DETAIL_HI = 3.0, 8.0   # 8-bit levels of LR detail: bicubic below, the model above
+
+def lr_detail(lr: torch.Tensor) -> torch.Tensor:
+    """The local detail $d$ of eq. 6 of LR images (N×3×h×w in [-1, 1]): the RMS, in 8-bit levels
+    over a Gaussian window of 2 LR pixels, of the luma (BT.601) minus its Gaussian blur of 0.7 LR
+    pixels (reflected at the border). Returns N×1×h×w float32 on `lr`'s device."""
+    from scipy.ndimage import gaussian_filter
+    wts = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
+    y = torch.einsum('nchw,c->nhw', lr.detach().cpu().double(), wts).numpy() * 127.5
+    band = y - gaussian_filter(y, (0, 0.7, 0.7), mode='reflect')
+    d = np.sqrt(gaussian_filter(band ** 2, (0, 2.0, 2.0), mode='reflect'))
+    return torch.from_numpy(d).float()[:, None].to(lr.device)
+
+def smooth_gate(sr: torch.Tensor, lr: torch.Tensor, scale: int, lo: float = DETAIL_LO,
+                hi: float = DETAIL_HI) -> torch.Tensor:
+    """Eq. 6: `sr` (N×3×H×W in [-1, 1], H = h·`scale`) where the LR image `lr` (N×3×h×w) shows
+    detail (`lr_detail` >= `hi` levels), its bicubic enlargement where it shows none (<= `lo`),
+    a bilinearly upsampled linear blend between. ValueError for mismatched sizes or lo >= hi."""
+    if sr.shape[-2:] != (lr.shape[-2] * scale, lr.shape[-1] * scale):
+        raise ValueError(f'sr is {tuple(sr.shape[-2:])}, expected lr {tuple(lr.shape[-2:])} '
+                         f'times the scale {scale}')
+    if not lo < hi: raise ValueError(f'lo must be below hi, got {lo} and {hi}')
+    w = ((lr_detail(lr) - lo) / (hi - lo)).clamp(0, 1)
+    w = F.interpolate(w, scale_factor=scale, mode='bilinear', align_corners=False).to(sr)
+    bic = bicubic_up(lr.to(sr), scale)
+    return bic + w * (sr - bic)
+
 # %% ../nbs/24_inference.ipynb #3c2e7bdd
 UPSCALE_PROJECT = 3       # back-projection iterations after SRDDPM or regression
 UPSCALE_METHODS = ('srddpm', 'regression', 'bicubic')
@@ -397,7 +431,8 @@ class UpscaleError(ValueError):
 class UpscaleOptions:
     """Everything that decides an upscaling besides the photo and the model, with the command
     line's names and defaults (`tile` None: the whole image in one tile; `texture` in [0, 1]:
-    the shallow start of `texture_start`, 1 the full chain of `steps`, 0 the regression)."""
+    the shallow start of `texture_start`, 1 the full chain of `steps`, 0 the regression;
+    `keep_smooth`: `smooth_gate` after SRDDPM or regression)."""
     method: str = 'srddpm'
     scale: int = 4
     steps: int | None = UPSCALE_STEPS
@@ -407,6 +442,7 @@ class UpscaleOptions:
     eta: float = 0.0
     project: int = UPSCALE_PROJECT
     seed: int = 0
+    keep_smooth: bool = True
 
 def _run_method(opts: UpscaleOptions) -> str:
     "The method that runs: 'regression' for SRDDPM with texture 0 (no chain), else `method`."
@@ -458,7 +494,7 @@ def tiled_pixels(h: int, w: int, tile: int | None, multiple: int = 1,
     return sum(b - a for a, b in rows) * sum(b - a for a, b in cols)
 
 PROBE_SIDE = 48           # LR pixels: the side of the photo a speed probe upscales
-_rates: dict = {}         # (model, method, project, device) -> seconds per LR pixel
+_rates: dict = {}         # (model, method, project, gate, device) -> seconds per LR pixel
 
 def machine_rate(opts: UpscaleOptions, model=None) -> tuple[float, float]:
     """Seconds per LR pixel of this machine, measured once per model and method by upscaling a
@@ -466,14 +502,14 @@ def machine_rate(opts: UpscaleOptions, model=None) -> tuple[float, float]:
     sample outside the steps: the encoder and the back-projection)."""
     model = None if opts.method == 'bicubic' else model
     dev = str(next(model.parameters()).device) if model is not None else 'cpu'
-    key = (id(model), _run_method(opts), opts.project, dev)
+    key = (id(model), _run_method(opts), opts.project, opts.keep_smooth, dev)
     if key not in _rates:
         side = PROBE_SIDE // tile_multiple(model) * tile_multiple(model)
         probe = np.random.default_rng(0).integers(0, 256, (side, side, 3), np.uint8)
         def seconds(steps):
             with Timer() as t:
                 upscale(probe, _run_method(opts), model, opts.scale, tile=None,
-                        project=opts.project,
+                        project=opts.project, keep_smooth=opts.keep_smooth,
                         **_sampling(_run_method(opts), steps, show_progress=False))
             return t.seconds
         seconds(1)                                      # warm-up: first calls are slower
@@ -533,7 +569,8 @@ def _attempt(rgb, opts, model, tile, on_progress, show_progress):
                    show_progress=show_progress, texture=opts.texture)
     try:
         return upscale(rgb, method, model, opts.scale, tile=tile, overlap=UPSCALE_OVERLAP,
-                       project=opts.project, on_progress=on_progress, **kw)
+                       project=opts.project, on_progress=on_progress,
+                       keep_smooth=opts.keep_smooth and method != 'bicubic', **kw)
     except Exception as e:
         if not is_out_of_memory(e): raise
     return None
