@@ -167,3 +167,66 @@ def test_api_refuses_what_the_cli_refuses(server, photos):
             client.predict(handle_file(str(photos / 'c.png')), api_name='/upscale', **kw)
         msg = str(e.value)
         assert needle in msg and '\n' not in msg and '/tmp' not in msg, (kw, msg)
+
+
+API_ORDER = ['image', 'method', 'steps', 'average', 'seed', 'project', 'eta', 'texture']
+
+def test_api_keeps_its_positional_order(tmp_path):
+    """The `upscale` endpoint's inputs keep their order, a newer option last: scripts passing (image, method, steps,
+    average, seed, project, eta) by position keep working. The defaults are the command line's."""
+    from srddpm.app import UpscaleApp, build_app
+    from srddpm.cli import default_checkpoint
+    from srddpm.recipe import load_srddpm
+    from srddpm.inference import UPSCALE_STEPS, UPSCALE_PROJECT, UPSCALE_TEXTURE
+    demo = build_app(UpscaleApp(load_srddpm(default_checkpoint()), tmp_path))
+    params = demo.get_api_info()['named_endpoints']['/upscale']['parameters']
+    assert [p['parameter_name'] for p in params] == API_ORDER
+    assert [p.get('parameter_default') for p in params][1:] == ['srddpm', UPSCALE_STEPS, 1, 0, UPSCALE_PROJECT, 0,
+                                                                UPSCALE_TEXTURE]
+
+
+@pytest.fixture(scope='module')
+def local_app(tmp_path_factory, photos):
+    "The app without its page, on the shipped weights loaded as the command line loads them, reading `photos`."
+    import torch
+    from srddpm.app import UpscaleApp
+    from srddpm.cli import default_checkpoint
+    from srddpm.recipe import load_srddpm
+    model = load_srddpm(default_checkpoint()).to(memory_format=torch.channels_last)
+    return UpscaleApp(model, tmp_path_factory.mktemp('results'), photos)
+
+
+def test_texture_reaches_the_service(local_app, photos):
+    "app.run(texture=...) is upscale_photo with that texture: 0 is the regression, 1 the full chain; the line names it."
+    from srddpm.inference import UpscaleOptions, UpscaleError, upscale_photo, UPSCALE_TEXTURE
+    from srddpm.data import read_image
+    path = photos / 'c.png'
+    zero, regression = local_app.run(path, texture=0), local_app.run(path, method='regression')
+    assert zero['png'].read_bytes() == regression['png'].read_bytes()
+    assert "texture 0 (the regression's output)" in zero['info'], zero['info']
+    img = read_image(path, alpha=True)
+    for t in (1, 0.35):
+        got = local_app.run(path, steps=2, texture=t)
+        want = upscale_photo(img, UpscaleOptions(steps=2, texture=t), local_app.model).image
+        assert np.array_equal(got['image'], want), t
+        assert f'DDIM-2 × 1, texture {t:g},' in got['info'], got['info']
+    default = local_app.run(path, steps=2)
+    assert f'texture {UPSCALE_TEXTURE:g},' in default['info'] and not np.array_equal(default['image'], got['image'])
+    assert 'on this machine' in local_app.estimate(path, texture=0.5)
+    for bad in (2, -0.1, float('nan'), 'abc'):
+        with pytest.raises(UpscaleError, match='--texture') as e: local_app.run(path, texture=bad)
+        assert '\n' not in str(e.value)
+
+
+def test_api_by_position_old_and_new(server, photos, tmp_path):
+    """Through the server: the seven options by position give the CLI's image with the default texture; an eighth
+    positional value is the texture (0: the regression's image)."""
+    from gradio_client import Client, handle_file
+    from srddpm.cli import main
+    client = Client(server, verbose=False)
+    old = client.predict(handle_file(str(photos / 'c.png')), 'srddpm', 1, 1, 3, 3, 0.0, api_name='/upscale')
+    new = client.predict(handle_file(str(photos / 'c.png')), 'srddpm', 1, 1, 3, 3, 0.0, 0, api_name='/upscale')
+    for out, opts in ((old, []), (new, ['--method', 'regression'])):
+        assert main(['upscale', str(photos / 'c.png'), '-o', str(tmp_path / 'cli.png'), '--steps', '1', '--seed', '3',
+                     '-q', *opts]) == 0
+        assert Path(out[0]).read_bytes() == (tmp_path / 'cli.png').read_bytes(), opts

@@ -56,6 +56,13 @@ def test_bicubic_upscale_single_and_many(files, capsys):
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--average', '0'], '--average'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--steps', '101'], '--steps must lie in 1..100'),
     (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--device', 'foo'], "device 'foo'"),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--texture', '2'], '--texture must lie in [0, 1], got 2.0'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--texture', '-0.1'], '--texture must lie in [0, 1], got -0.1'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--texture', 'nan'], '--texture must lie in [0, 1], got nan'),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--texture', 'abc'], "argument --texture: invalid float value: 'abc'"),
+    (['upscale', '{d}/small.png', '-o', '{d}/o.png', '--no-such-option'], 'unrecognized arguments: --no-such-option'),
+    (['upscale', '{d}/small.png'], 'required: -o/--output'),
+    (['evaluate', '--data', '{d}/nodata', '--texture', '1.5'], '--texture must lie in [0, 1], got 1.5'),
     (['train', '--config', '{d}/missing.toml'], 'missing.toml'),
     (['train', '--resume', '{d}/norun'], 'no run to resume'),
     (['evaluate', '--data', '{d}/nodata', '--checkpoint', '{d}/nothing_here'], ''),
@@ -166,7 +173,7 @@ def test_progress_bar_counts_denoising_steps(files, capsys, monkeypatch):
     import re
     monkeypatch.setenv('SRDDPM_PROGRESS', '1')
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(files / 'sq.png')
-    assert main(['upscale', str(files / 'sq.png'), '-o', str(files / 'o.png'), '--steps', '3', '--tile', '32']) == 0
+    assert main(['upscale', str(files / 'sq.png'), '-o', str(files / 'o.png'), '--steps', '3', '--texture', '1', '--tile', '32']) == 0
     err = capsys.readouterr().err
     totals = re.findall(r'denoising steps:.*?(\d+)/(\d+)', err)
     assert totals and totals[-1][0] == totals[-1][1], err[-500:]
@@ -289,3 +296,79 @@ def test_serve_defaults_are_safe(capsys):
     for argv, needle in ((['serve', '--port', '0'], '--port'), (['serve', '--max-pixels', '0'], '--max-pixels')):
         code, err = _run(argv, capsys)
         assert code == 2 and needle in err and '\n' not in err, err
+
+
+def _shipped_model():
+    "The shipped weights, loaded as the command loads them (channels-last memory: a different rounding)."
+    import torch
+    from srddpm.cli import default_checkpoint
+    from srddpm.recipe import load_srddpm
+    return load_srddpm(default_checkpoint()).to(memory_format=torch.channels_last)
+
+def _upscaled(files, capsys, name, *opts) -> np.ndarray:
+    out = files / f'{name}_{"_".join(opts)}.png'
+    code, err = _run(['upscale', str(files / name), '-o', str(out), '-q', *opts], capsys)
+    assert code == 0, err
+    return np.asarray(Image.open(out))
+
+def test_texture_option_and_its_help(capsys):
+    "--texture defaults to the library's UPSCALE_TEXTURE for upscale and evaluate, reaches the options, and --help explains it."
+    from srddpm.cli import build_parser, _options
+    from srddpm.inference import UPSCALE_TEXTURE
+    p = build_parser()
+    assert p.parse_args(['upscale', 'a.png', '-o', 'b.png']).texture == UPSCALE_TEXTURE
+    assert p.parse_args(['evaluate', '--data', 'd']).texture == UPSCALE_TEXTURE
+    assert _options(p.parse_args(['upscale', 'a.png', '-o', 'b.png', '--texture', '0.25'])).texture == 0.25
+    assert _options(p.parse_args(['evaluate', '--data', 'd', '--texture', '0.75'])).texture == 0.75
+    assert main(['upscale', '--help']) == 0
+    help_text = ' '.join(capsys.readouterr().out.split())
+    for words in ('--texture', '1 = the full chain of --steps', "0 = the regression's output",
+                  'lower = less invented texture, higher PSNR, faster', f'(default {UPSCALE_TEXTURE})'):
+        assert words in help_text, (words, help_text)
+
+@pytest.mark.parametrize('size, tile', [((20, 28), None), ((40, 56), 32)])
+def test_texture_1_is_the_full_chain(files, capsys, size, tile):
+    """`--texture 1 --seed S` writes, byte for byte, the image of the sampler called without a texture: the full DDIM
+    chain of UPSCALE_STEPS steps with the seed's generator, the CLI's tile and overlap and its back-projection."""
+    import torch
+    from srddpm.inference import upscale, UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP, UPSCALE_PROJECT
+    lr = np.random.default_rng(5).integers(0, 256, (*size, 3), dtype=np.uint8)
+    Image.fromarray(lr).save(files / 'lr.png')
+    seed = 7
+    tile_opts = ['--tile', str(tile)] if tile else []
+    got = _upscaled(files, capsys, 'lr.png', '--texture', '1', '--seed', str(seed), *tile_opts)
+    ref = upscale(lr, 'srddpm', _shipped_model(), 4, tile=tile or UPSCALE_TILE, overlap=UPSCALE_OVERLAP,
+                  project=UPSCALE_PROJECT, n_steps=UPSCALE_STEPS, generator=torch.Generator().manual_seed(seed),
+                  show_progress=False)
+    assert got.shape == ref.shape == (size[0] * 4, size[1] * 4, 3)
+    assert np.array_equal(got, ref), f'{int((got != ref).sum())} values differ, max {np.abs(got.astype(int) - ref).max()}'
+
+def test_texture_0_is_the_regression(files, capsys):
+    "`--texture 0` runs no chain: its output is `--method regression`'s, byte for byte."
+    assert np.array_equal(_upscaled(files, capsys, 'small.png', '--texture', '0'),
+                          _upscaled(files, capsys, 'small.png', '--method', 'regression'))
+    assert (files / 'small.png_--texture_0.png').read_bytes() == (files / 'small.png_--method_regression.png').read_bytes()
+
+def test_texture_between_is_its_own_image_with_fewer_steps(files, capsys):
+    """A texture strictly between 0 and 1 gives an image unlike both ends, from ceil(texture x steps) denoising steps:
+    fewer than the full chain's (counted by the service's progress callback and by the denoiser's own calls)."""
+    import math
+    from srddpm.inference import UpscaleOptions, upscale_photo, UPSCALE_STEPS, UPSCALE_TEXTURE
+    ends = {t: _upscaled(files, capsys, 'small.png', '--texture', str(t)) for t in (0, 0.5, 1)}
+    default = _upscaled(files, capsys, 'small.png')
+    for t in (0, 1):
+        assert np.abs(ends[0.5].astype(int) - ends[t]).mean() > 0.1, t
+        assert np.abs(default.astype(int) - ends[t]).mean() > 0.1, t
+    model, img = _shipped_model(), np.asarray(Image.open(files / 'small.png'))
+    calls = [0]
+    model.denoiser.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    steps = {}
+    for t in (1, 0.5, UPSCALE_TEXTURE):
+        ticks, calls[0] = [], 0
+        res = upscale_photo(img, UpscaleOptions(texture=t), model, on_progress=lambda d, n: ticks.append((d, n)))
+        assert ticks[-1][0] == ticks[-1][1] == len(ticks) == calls[0], (t, ticks, calls)
+        steps[t] = len(ticks)
+        if t == 0.5: assert np.array_equal(res.image, ends[0.5]), 'the CLI runs upscale_photo'
+    assert steps == {1: UPSCALE_STEPS, 0.5: math.ceil(0.5 * UPSCALE_STEPS),
+                     UPSCALE_TEXTURE: math.ceil(UPSCALE_TEXTURE * UPSCALE_STEPS)}, steps
+    assert steps[UPSCALE_TEXTURE] < steps[1] and steps[0.5] < steps[1], steps
