@@ -13,7 +13,15 @@ to the command line with the same options: the seconds of the whole command and 
 prints), the API's round trip (upload, upscaling, PNG and slider images written, download) and the app's upscaling
 alone (what its page prints). The app's overhead is its round trip minus its upscaling.
 
+With `--profile` (one size, e.g. `--sizes 250x250`: a 1-MP output), the default upscale is taken apart instead, in
+one process, each part timed where it runs: the process start (a fresh `python -c "import srddpm.cli"`), loading
+the model, reading the PNG, the encoder (`SRDDPM.prepare`), every denoiser evaluation (by step of the chain), the
+back-projection, the smooth gate, the rest of the tiling (noise, blending, the uint8 output) and writing the PNG.
+`--variants` adds rows for other options in the same run, e.g. `--variants "texture=1,keep_smooth=0"` (the full
+chain, no gate) as the baseline of the default.
+
     python bench/bench_upscale.py [--sizes 125x125,250x250,500x500] [--threads 2] [--methods srddpm,bicubic] [--app]
+    python bench/bench_upscale.py --profile --sizes 250x250 [--variants "texture=1,keep_smooth=0"] [--threads 2]
 """
 import argparse, json, os, platform, re, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
@@ -34,7 +42,10 @@ def main():
     ap.add_argument('--methods', default='srddpm,bicubic')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--app', action='store_true', help='also through the web app and its API, beside the CLI')
+    ap.add_argument('--profile', action='store_true', help='where the time of the default upscale goes')
+    ap.add_argument('--variants', default='', help='with --profile: ";"-separated option sets, e.g. "texture=1"')
     a = ap.parse_args()
+    if a.profile: return profile(a)
     from srddpm.data import load_photo
     from srddpm.cli import default_checkpoint
     from srddpm.recipe import load_srddpm
@@ -72,6 +83,85 @@ def main():
         g = f'{gflop:.0f}' if r['method'] == 'srddpm' else '–'
         print(f"| {r['method']} | {r['size']} | {r['out']} | {r['mp']:.2f} | {r['sec']:.1f} | {r['sec'] / r['mp']:.1f} "
               f"| {r['peak']:.0f} | {g} |")
+
+def _timed(parts, name, fn):
+    "`fn` with its wall-clock seconds added to parts[name] at every call."
+    def wrapped(*args, **kw):
+        t = time.perf_counter()
+        try: return fn(*args, **kw)
+        finally: parts[name] = parts.get(name, 0.0) + time.perf_counter() - t
+    return wrapped
+
+def _options(text):
+    "'texture=1,keep_smooth=0' -> UpscaleOptions keyword arguments."
+    from srddpm.inference import UpscaleOptions
+    from dataclasses import fields
+    types = {f.name: f.type for f in fields(UpscaleOptions)}
+    kw = {}
+    for item in filter(None, text.split(',')):
+        k, v = item.split('=')
+        kw[k] = bool(int(v)) if 'bool' in str(types[k]) else (float(v) if 'float' in str(types[k]) else int(v))
+    return kw
+
+def profile(a):
+    "Where the seconds of one default upscale go (see the module's docstring)."
+    os.environ['OMP_NUM_THREADS'] = str(a.threads)
+    env = dict(os.environ, SRDDPM_PROGRESS='0')
+    t = time.perf_counter()
+    subprocess.run([sys.executable, '-c', 'import srddpm.cli'], check=True, env=env)
+    start = time.perf_counter() - t
+    import torch
+    torch.set_num_threads(a.threads)
+    import srddpm.inference as inf
+    from srddpm.cli import default_checkpoint, write_image_atomic
+    from srddpm.recipe import load_srddpm
+    from srddpm.data import load_photo, read_image
+    tmp = Path(tempfile.mkdtemp(prefix='bench-profile-'))
+    src, w, h = _crop(load_photo('retina'), a.sizes.split(',')[0], tmp)
+    mp = 16 * w * h / 1e6
+    t = time.perf_counter()
+    model = load_srddpm(default_checkpoint(), 'cpu')
+    load = time.perf_counter() - t
+    variants = [''] + [v for v in a.variants.split(';') if v]
+    print(f'# one upscale of a {w}x{h} photo (output {mp:.2f} MP) | {platform.processor() or platform.machine()}, '
+          f'{os.cpu_count()} CPUs, {a.threads} threads, torch {torch.__version__} | load average '
+          f'{os.getloadavg()[0]:.1f} | {time.strftime("%Y-%m-%d %H:%M")}')
+    print(f'process start (import srddpm.cli): {start:.2f} s; model load: {load:.2f} s')
+    for text in variants:
+        opts = inf.UpscaleOptions(**_options(text))
+        parts = {}
+        img = _timed(parts, 'read PNG', read_image)(src, alpha=True)
+        orig = dict(prepare=model.prepare, denoise=model.denoise, project=inf.lr_project, gate=inf.smooth_gate)
+        step = {}
+        def denoise(x, t_, cond):
+            k = f'denoiser, t = {int(t_.reshape(-1)[0])}'
+            t0 = time.perf_counter()
+            try: return orig['denoise'](x, t_, cond)
+            finally: step[k] = step.get(k, 0.0) + time.perf_counter() - t0
+        model.prepare = _timed(parts, 'encoder (prepare)', orig['prepare'])
+        model.denoise = denoise
+        inf.lr_project = _timed(parts, 'back-projection', orig['project'])
+        inf.smooth_gate = _timed(parts, 'smooth gate', orig['gate'])
+        try:
+            upscale_photo = inf.upscale_photo
+            res = upscale_photo(img, opts, model=model)
+        finally:
+            del model.prepare, model.denoise
+            inf.lr_project, inf.smooth_gate = orig['project'], orig['gate']
+        _timed(parts, 'write PNG', write_image_atomic)(tmp / 'out.png', res.image)
+        rows = [('read PNG', parts['read PNG']), ('encoder (prepare)', parts.get('encoder (prepare)', 0.0))]
+        rows += sorted(step.items(), key=lambda kv: -int(kv[0].split('= ')[1]))
+        rows += [(k, parts.get(k, 0.0)) for k in ('back-projection', 'smooth gate')]
+        inside = sum(v for k, v in rows if k != 'read PNG')
+        rows += [('tiles: noise, blending, uint8 (the rest)', res.seconds - inside), ('write PNG', parts['write PNG'])]
+        total = start + load + sum(v for _, v in rows)
+        label = text or 'the defaults'
+        print(f'\n## {label}: {opts}')
+        print('| part | seconds | share |')
+        print('|---|---:|---:|')
+        for k, v in [('process start', start), ('model load', load)] + rows:
+            print(f'| {k} | {v:.2f} | {v / total:.0%} |')
+        print(f'| **total (a command would take)** | **{total:.2f}** | {total / mp:.1f} s per output MP |')
 
 def _crop(photo, size, tmp):
     w, h = (int(v) for v in size.split('x'))
