@@ -33,9 +33,10 @@ class UpscaleApp:
         self.upload_dir = Path(upload_dir or work_dir).resolve()
 
     def options(self, method='srddpm', steps=UPSCALE_STEPS, average=1, seed=0,
-                project=UPSCALE_PROJECT, eta=0.0, *, texture=UPSCALE_TEXTURE) -> UpscaleOptions:
+                project=UPSCALE_PROJECT, eta=0.0, *, texture=UPSCALE_TEXTURE,
+                keep_smooth=True) -> UpscaleOptions:
         """The options, as the command line would take them: whole numbers where it wants them
-        (`texture`, newer than the others, by its name only)."""
+        (`texture` and `keep_smooth`, newer than the others, by their names only)."""
         def number(name, v):
             try: return float(v)
             except (TypeError, ValueError):
@@ -48,7 +49,8 @@ class UpscaleApp:
         opts = UpscaleOptions(method=str(method), scale=self.scale, steps=whole('steps', steps),
                               average=whole('average', average), seed=whole('seed', seed),
                               project=whole('project', project), eta=number('eta', eta),
-                              texture=number('texture', texture))
+                              texture=number('texture', texture),
+                              keep_smooth=bool(keep_smooth))
         check_options(opts, self.model)
         return opts
 
@@ -142,14 +144,15 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
     # the API's inputs in this order: a new one goes last, so positional callers keep working
     def upscale(image, method='srddpm', steps=UPSCALE_STEPS, average=1, seed=0,
                 project=UPSCALE_PROJECT, eta=0.0, texture=UPSCALE_TEXTURE,
-                progress=gr.Progress()):
+                keep_smooth=True, progress=gr.Progress()):
         progress(0, desc='starting')
         app.sweep()
         chain = method == 'srddpm' and texture != 0      # texture 0: the regression's tiles
         tell = lambda d, n: progress((d, n), desc='denoising steps' if chain else 'tiles',
                                      unit='steps')
         try: r = app.run(image, on_progress=tell, method=method, steps=steps, average=average,
-                         seed=seed, project=project, eta=eta, texture=texture)
+                         seed=seed, project=project, eta=eta, texture=texture,
+                         keep_smooth=keep_smooth)
         except UpscaleError as e: fail(e)
         info = r['info'] + ''.join(f'  \n{n}' for n in r['notes'])
         return str(r['png']), (str(r['before']), str(r['after'])), info
@@ -178,6 +181,8 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
                 with gr.Accordion('more', open=False):
                     seed = gr.Number(0, precision=0, label='seed')
                     eta = gr.Slider(0, 1, value=0, step=0.05, label='eta (0: deterministic)')
+                    keep_smooth = gr.Checkbox(True, label='keep smooth regions bicubic (where '
+                                                          'the photo shows no detail)')
                 estimate_md = gr.Markdown(elem_id='estimate')
                 go = gr.Button('Upscale', variant='primary', elem_id='upscale')
             with gr.Column():
@@ -193,7 +198,8 @@ def build_app(app: UpscaleApp, examples: list[Path] = ()):
         for k in knobs:
             k.change(estimate, knobs, estimate_md, api_visibility='private',
                      concurrency_limit=None, show_progress='hidden')
-        go.click(upscale, [photo, method, steps, average, seed, project, eta, texture],
+        go.click(upscale, [photo, method, steps, average, seed, project, eta, texture,
+                           keep_smooth],
                  [png, slider, info], api_name='upscale')
     return demo
 

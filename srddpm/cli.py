@@ -106,7 +106,7 @@ def _options(args) -> UpscaleOptions:
                           scale=getattr(args, 'scale', 4), steps=args.steps,
                           texture=args.texture, tile=args.tile,
                           average=getattr(args, 'average', 1), eta=getattr(args, 'eta', 0.0),
-                          project=args.project, seed=args.seed)
+                          project=args.project, seed=args.seed, keep_smooth=args.keep_smooth)
 
 def _device(name):
     "get_device, with a device that is unknown or absent on this machine as a CLIError."
@@ -216,8 +216,10 @@ def cmd_evaluate(args) -> int:
     images = _eval_images(Path(args.data), model.config.scale)
     check_options(_options(args), model)
     s, gen = model.config.scale, lambda: torch.Generator().manual_seed(args.seed)
-    kw = dict(model=model, scale=s, tile=args.tile, overlap=UPSCALE_OVERLAP)
+    kw = dict(model=model, scale=s, tile=args.tile, overlap=UPSCALE_OVERLAP,
+              keep_smooth=args.keep_smooth)
     bp = f', +BP{args.project}' if args.project else ''
+    bp += ', smooth kept' if args.keep_smooth else ''
     methods = {'bicubic': lambda lr: upscale(lr, 'bicubic', scale=s),
                'regression' + bp.replace(', ', ' '):
                    lambda lr: upscale(lr, 'regression', project=args.project, **kw),
@@ -300,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help='how much texture SRDDPM invents, in [0, 1]: 1 = the full chain of '
                             "--steps, 0 = the regression's output; lower = less invented "
                             f'texture, higher PSNR, faster (default {UPSCALE_TEXTURE})')
+        q.add_argument('--keep-smooth', action=argparse.BooleanOptionalAction, default=True,
+                       help='where the LR image shows no detail, keep the bicubic enlargement '
+                            '(default on; --no-keep-smooth: the model everywhere)')
         q.add_argument('--project', type=int, default=3,
                        help='back-projection iterations onto the LR input after SRDDPM/regression '
                             '(0 = off; default 3)')

@@ -199,9 +199,9 @@ def check_tile(tile, overlap: int, multiple: int = 1):
 
 def texture_start(T: int, n_steps: int | None, texture: float = 1.0,
                   sampler: str = 'ddim') -> tuple[int | None, int]:
-    """(first step $t_0$, denoiser evaluations) of the shallow start with `texture` $\tau$ in
-    [0, 1] for a chain of `n_steps` (None: all T; DDPM always takes all) at $\tau = 1$:
-    $t_0 = \mathrm{round}(\tau (T-1))$ and $\lceil \tau n \rceil$ evaluations (at least one,
+    """(first step $t_0$, denoiser evaluations) of the shallow start with `texture` $\\tau$ in
+    [0, 1] for a chain of `n_steps` (None: all T; DDPM always takes all) at $\\tau = 1$:
+    $t_0 = \\mathrm{round}(\\tau (T-1))$ and $\\lceil \\tau n \\rceil$ evaluations (at least one,
     at most $t_0 + 1$), so the steps keep their spacing. $\tau = 1$ gives (None, n): today's full
     chain from $T-1$; $\tau = 0$ gives (None, 0): no chain, the reference alone.
     ValueError unless 0 <= texture <= 1."""

@@ -169,7 +169,7 @@ def test_api_refuses_what_the_cli_refuses(server, photos):
         assert needle in msg and '\n' not in msg and '/tmp' not in msg, (kw, msg)
 
 
-API_ORDER = ['image', 'method', 'steps', 'average', 'seed', 'project', 'eta', 'texture']
+API_ORDER = ['image', 'method', 'steps', 'average', 'seed', 'project', 'eta', 'texture', 'keep_smooth']
 
 def test_api_keeps_its_positional_order(tmp_path):
     """The `upscale` endpoint's inputs keep their order, a newer option last: scripts passing (image, method, steps,
@@ -182,7 +182,7 @@ def test_api_keeps_its_positional_order(tmp_path):
     params = demo.get_api_info()['named_endpoints']['/upscale']['parameters']
     assert [p['parameter_name'] for p in params] == API_ORDER
     assert [p.get('parameter_default') for p in params][1:] == ['srddpm', UPSCALE_STEPS, 1, 0, UPSCALE_PROJECT, 0,
-                                                                UPSCALE_TEXTURE]
+                                                                UPSCALE_TEXTURE, True]
 
 
 @pytest.fixture(scope='module')
@@ -216,6 +216,18 @@ def test_texture_reaches_the_service(local_app, photos):
     for bad in (2, -0.1, float('nan'), 'abc'):
         with pytest.raises(UpscaleError, match='--texture') as e: local_app.run(path, texture=bad)
         assert '\n' not in str(e.value)
+
+
+def test_keep_smooth_reaches_the_service(local_app, photos):
+    "app.run(keep_smooth=False) is upscale_photo without the smooth gate; the default keeps it, as the command line."
+    from srddpm.inference import UpscaleOptions, upscale_photo
+    from srddpm.data import read_image
+    path = photos / 'c.png'
+    img = read_image(path, alpha=True)
+    for keep in (True, False):
+        got = local_app.run(path, steps=2, keep_smooth=keep)['image']
+        assert np.array_equal(got, upscale_photo(img, UpscaleOptions(steps=2, keep_smooth=keep), local_app.model).image)
+    assert local_app.options().keep_smooth is True and local_app.options(keep_smooth=False).keep_smooth is False
 
 
 def test_api_by_position_old_and_new(server, photos, tmp_path):

@@ -254,8 +254,9 @@ def test_shipped_defaults_beat_bicubic_on_a_held_out_photo(files):
     scores a higher PSNR-Y than bicubic on each held-out photograph at full size (never seen in training)."""
     from srddpm.sr_data import valid_images
     gains = {name: _gain_over_bicubic(files, name, hr) for name, hr in valid_images(4).items()}
-    # the shipped weights measured +0.20 dB (cat) and +1.66 dB (flower); seeded, so these are exact
-    assert min(gains.values()) > 0.1 and np.mean(list(gains.values())) > 0.5, gains
+    # the defaults' goals: each photo at least +0.5 dB, their mean at least +1.3 dB (texture 0.4 with the smooth
+    # gate measured about +0.6 dB on the cat and +2.3 dB on the flower; seeded, so these are exact)
+    assert min(gains.values()) >= 0.5 and np.mean(list(gains.values())) >= 1.3, gains
 
 def _gain_over_bicubic(files, name, hr) -> float:
     import torch
@@ -328,15 +329,16 @@ def test_texture_option_and_its_help(capsys):
 
 @pytest.mark.parametrize('size, tile', [((20, 28), None), ((40, 56), 32)])
 def test_texture_1_is_the_full_chain(files, capsys, size, tile):
-    """`--texture 1 --seed S` writes, byte for byte, the image of the sampler called without a texture: the full DDIM
-    chain of UPSCALE_STEPS steps with the seed's generator, the CLI's tile and overlap and its back-projection."""
+    """`--texture 1 --no-keep-smooth --seed S` writes, byte for byte, the image of the sampler called without a texture:
+    the full DDIM chain of UPSCALE_STEPS steps with the seed's generator, the CLI's tile and overlap and its
+    back-projection (the smooth gate, on by default, would keep bicubic wherever the LR image shows no detail)."""
     import torch
     from srddpm.inference import upscale, UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP, UPSCALE_PROJECT
     lr = np.random.default_rng(5).integers(0, 256, (*size, 3), dtype=np.uint8)
     Image.fromarray(lr).save(files / 'lr.png')
     seed = 7
     tile_opts = ['--tile', str(tile)] if tile else []
-    got = _upscaled(files, capsys, 'lr.png', '--texture', '1', '--seed', str(seed), *tile_opts)
+    got = _upscaled(files, capsys, 'lr.png', '--texture', '1', '--no-keep-smooth', '--seed', str(seed), *tile_opts)
     ref = upscale(lr, 'srddpm', _shipped_model(), 4, tile=tile or UPSCALE_TILE, overlap=UPSCALE_OVERLAP,
                   project=UPSCALE_PROJECT, n_steps=UPSCALE_STEPS, generator=torch.Generator().manual_seed(seed),
                   show_progress=False)
@@ -372,3 +374,37 @@ def test_texture_between_is_its_own_image_with_fewer_steps(files, capsys):
     assert steps == {1: UPSCALE_STEPS, 0.5: math.ceil(0.5 * UPSCALE_STEPS),
                      UPSCALE_TEXTURE: math.ceil(UPSCALE_TEXTURE * UPSCALE_STEPS)}, steps
     assert steps[UPSCALE_TEXTURE] < steps[1] and steps[0.5] < steps[1], steps
+
+
+def _smooth_photo(w: int = 1024, h: int = 768) -> np.ndarray:
+    "A generated smooth photograph (uint8 h×w×3): colour gradients with a slow ripple, no detail at any scale."
+    y, x = np.mgrid[0:h, 0:w] / np.array([h - 1, w - 1])[:, None, None]
+    rgb = np.stack([0.15 + 0.7 * x, 0.2 + 0.6 * y + 0.05 * np.sin(2 * np.pi * (x + y)),
+                    0.8 - 0.5 * x * y + 0.05 * np.cos(3 * np.pi * x)], -1)
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+def test_smooth_photo_is_not_worse_than_bicubic(files, capsys):
+    """A smooth photograph (1024×768, its LR made by Pillow's bicubic as users' resized images are) through
+    `srddpm upscale LR -o OUT` with every default scores within 0.1 dB PSNR-Y of `--method bicubic`: the smooth gate
+    keeps the bicubic enlargement where the LR image shows no detail. Without the gate the model's grain costs
+    several dB there."""
+    from srddpm.metrics import psnr
+    hr = _smooth_photo()
+    Image.fromarray(hr).resize((hr.shape[1] // 4, hr.shape[0] // 4), Image.BICUBIC).save(files / 'smooth.png')
+    scores = {name: psnr(_upscaled(files, capsys, 'smooth.png', *opts), hr, crop_border=4, y_channel=True)
+              for name, opts in [('default', ()), ('bicubic', ('--method', 'bicubic')),
+                                 ('no gate', ('--no-keep-smooth',))]}
+    print(scores)
+    assert scores['default'] >= scores['bicubic'] - 0.1, scores
+    assert scores['no gate'] < scores['bicubic'] - 1, scores     # the gate is what keeps it
+
+def test_keep_smooth_option(capsys):
+    "--keep-smooth is on by default for upscale and evaluate, --no-keep-smooth reaches the options, --help explains it."
+    from srddpm.cli import build_parser, _options
+    p = build_parser()
+    assert _options(p.parse_args(['upscale', 'a.png', '-o', 'b.png'])).keep_smooth is True
+    assert _options(p.parse_args(['upscale', 'a.png', '-o', 'b.png', '--no-keep-smooth'])).keep_smooth is False
+    assert _options(p.parse_args(['evaluate', '--data', 'd', '--no-keep-smooth'])).keep_smooth is False
+    assert main(['upscale', '--help']) == 0
+    help_text = ' '.join(capsys.readouterr().out.split())
+    assert '--keep-smooth, --no-keep-smooth' in help_text and 'no detail, keep the bicubic' in help_text
