@@ -20,7 +20,7 @@ from .training import TrainConfig, Trainer, CheckpointError, atomic_write_bytes
 from .training import load_weights, read_log, rank_and_world, run_on_rank0
 from .metrics import evaluate_sr
 from .inference import sr_sample, upscale, texture_distance, min_tile
-from .inference import UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP
+from .inference import UPSCALE_STEPS, UPSCALE_TILE, UPSCALE_OVERLAP, UPSCALE_TEXTURE
 
 # %% auto #0
 __all__ = ['STAGE_NAMES', 'MODEL_FORMAT', 'DataConfig', 'AdversarialConfig', 'for_profile_value', 'RecipeConfig',
@@ -519,12 +519,15 @@ def format_table(rows: list[dict], images: bool = True) -> str:
 # %% ../nbs/25_srddpm.ipynb #0998318f
 def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bool = False,
                      n_average: int = 1, gan_model: SRDDPM | None = None, project: int = 3,
-                     tile: int | None = UPSCALE_TILE, seed: int = 0) -> dict:
+                     tile: int | None = UPSCALE_TILE, seed: int = 0, textures=(),
+                     defaults: bool = False) -> dict:
     """The methods of the comparison, each a function LR (1, 3, h, w) in [-1, 1] -> SR in
     [-1, 1]: bicubic; the regression (the frozen encoder); SRDDPM sampled with DDIM for each
     number of `steps`, one sample; with DDPM over all T steps if `ddpm`; the mean of `n_average`
     DDIM samples if more than one; SRDDPM+GAN (`gan_model`, stage 2's model); these two with the
-    command line's `UPSCALE_STEPS` when among `steps`, else the first of `steps`. `project`
+    command line's `UPSCALE_STEPS` when among `steps`, else the first of `steps`; the shallow
+    start of each of `textures` on that chain; with `defaults`, the command line's defaults
+    (`UPSCALE_TEXTURE` and the smooth gate, 'smooth kept' in the name). `project`
     back-projection iterations follow every learned method (+BPn in the name); tiles as the
     command line's (`tile`, `UPSCALE_OVERLAP`); every sample is seeded with `seed`."""
     gen = lambda: torch.Generator().manual_seed(seed)
@@ -541,4 +544,8 @@ def standard_methods(model: SRDDPM, scale: int, steps=(UPSCALE_STEPS,), ddpm: bo
         methods[f'SRDDPM DDIM-{main} mean of {n_average}{bp}'] = sr(model, n_steps=main,
                                                                     n_average=n_average)
     if gan_model is not None: methods[f'SRDDPM+GAN DDIM-{main}{bp}'] = sr(gan_model, n_steps=main)
+    for x in textures: methods[f'SRDDPM texture {x:g}{bp}'] = sr(model, n_steps=main, texture=x)
+    if defaults:
+        methods[f'SRDDPM texture {UPSCALE_TEXTURE:g}, smooth kept{bp}'] = sr(
+            model, n_steps=UPSCALE_STEPS, texture=UPSCALE_TEXTURE, keep_smooth=True)
     return methods
