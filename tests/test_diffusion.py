@@ -214,3 +214,37 @@ def test_train_diffusion_callback_steps_and_same_training(lin):
     calls = []
     with_cb = run(callback=lambda step, model: calls.append((step, model.training)), every=4)
     assert calls == [(0, True), (4, True), (8, True)] and with_cb == run()
+
+
+def test_spaced_timesteps_from_a_start():
+    "A shallow chain: n steps from `start` down to 0, both ends included; the default start is T-1."
+    from srddpm.diffusion import spaced_timesteps, DDIMScheduler, NoiseSchedule
+    assert torch.equal(spaced_timesteps(100, 5), spaced_timesteps(100, 5, 99))
+    assert spaced_timesteps(100, 3, 50).tolist() == [50, 25, 0]
+    assert spaced_timesteps(100, 1, 40).tolist() == [40]
+    assert spaced_timesteps(100, 41, 40).tolist() == list(range(40, -1, -1))
+    for bad in [dict(n=3, start=100), dict(n=3, start=-1), dict(n=42, start=40), dict(n=0, start=40)]:
+        with pytest.raises(ValueError): spaced_timesteps(100, **bad)
+    s = DDIMScheduler(NoiseSchedule.make('cosine', 100)).set_timesteps(None, start=9)
+    assert s.timesteps.tolist() == list(range(9, -1, -1)) and s.num_inference_steps == 10
+
+def test_chain_moments_from_a_shallow_start():
+    """chain_moments with the default start is the chain from N(0, 1); from the shallow start N(0, 1 - ᾱ_{t0}) with
+    every step it approaches the flow's moments (1 - ᾱ)/V_t σ² (chapter 24, eq. 4), and Monte Carlo agrees."""
+    from srddpm.diffusion import (chain_moments, DDIMScheduler, NoiseSchedule, gaussian_optimal_model, sample)
+    lin = NoiseSchedule.make('linear', 1000)
+    s = DDIMScheduler(lin).set_timesteps(20)
+    assert chain_moments(s, 1.0, 0.25) == chain_moments(s, 1.0, 0.25, start=(0.0, 1.0))
+    t0 = 300
+    ab = float(lin.alpha_bar[t0])
+    s.set_timesteps(None, start=t0)
+    m, v = chain_moments(s, 0.0, 0.25, start=(0.0, 1 - ab))
+    assert m == 0 and abs(v / (0.25 * (1 - ab) / (ab * 0.25 + 1 - ab)) - 1) < 0.015
+    s.set_timesteps(10, start=t0)
+    m, v = chain_moments(s, 0.5, 0.25, start=(0.0, 1 - ab))
+    n = 40_000
+    x = math.sqrt(1 - ab) * torch.randn(n, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    out = sample(gaussian_optimal_model(lin, 0.5, 0.25), x.shape, s, x_T=x, dtype=torch.float64,
+                 show_progress=False)
+    assert abs(out.mean().item() - m) < 5 * math.sqrt(v / n)
+    assert abs(out.var().item() - v) < 5 * v * math.sqrt(2 / (n - 1))

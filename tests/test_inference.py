@@ -193,3 +193,63 @@ def test_upscale_photo_is_upscale_with_a_fresh_seed(model):
     out = upscale_photo(rgba, opts, model).image
     assert out.shape == (48, 64, 4) and (out[..., 3] == 200).all() and np.array_equal(out[..., :3], ref)
     with pytest.raises(UpscaleError, match='--average'): upscale_photo(photo, UpscaleOptions(average=0), model)
+
+
+def test_texture_start():
+    "The shallow start's first step and evaluations: round(τ(T-1)) and ceil(τn), the full chain at 1, none at 0."
+    assert texture_start(100, 5, 1.0) == (None, 5) and texture_start(100, None, 1.0) == (None, 100)
+    assert texture_start(100, 5, 0.0) == (None, 0)
+    assert texture_start(100, 5, 0.4) == (40, 2) and texture_start(100, 5, 0.5) == (50, 3)
+    assert texture_start(100, 5, 0.1) == (10, 1) and texture_start(100, 5, 0.001) == (0, 1)
+    assert texture_start(100, None, 0.5, sampler='ddpm') == (50, 50)
+    for bad in (-0.1, 1.5, float('nan')):
+        with pytest.raises(ValueError, match='texture'): texture_start(100, 5, bad)
+
+def test_texture_ends_are_the_full_chain_and_the_reference(model):
+    "Texture 1 is today's sampler (SRDDPM.sample from block noise) within 1e-5; texture 0 is the reference image."
+    g = lambda: torch.Generator().manual_seed(1)
+    one = sr_sample(model, lr_img(), n_steps=4, generator=g(), show_progress=False, texture=1.0)
+    gen = g()
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
+    today = model.sample(lr_img(), n_steps=4, generator=gen, show_progress=False,
+                         x_T=block_noise(seed, 1, 3, (0, 24, 0, 40)))
+    assert (one - today).abs().max() <= 1e-5
+    zero = sr_sample(model, lr_img(), n_steps=4, generator=g(), show_progress=False, texture=0.0)
+    assert torch.equal(zero, model.reference(lr_img()).clamp(-1, 1))
+
+def test_shallow_start_is_the_chain_from_its_step(model):
+    """Texture τ runs ceil(τ n) steps from t_0 = round(τ(T-1)), started from sqrt(1 - ᾱ_{t_0}) times the block noise:
+    the same as SRDDPM.sample(t_start=t_0); tiles do not change it."""
+    g = lambda: torch.Generator().manual_seed(2)
+    got = sr_sample(model, lr_img(), n_steps=4, generator=g(), show_progress=False, texture=0.6)
+    t0, n = texture_start(model.config.T, 4, 0.6)
+    gen = g()
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=gen))
+    want = model.sample(lr_img(), n_steps=n, generator=gen, show_progress=False, t_start=t0,
+                        x_T=block_noise(seed, 1, 3, (0, 24, 0, 40)))
+    assert torch.equal(got, want) and (t0, n) == (4, 3)
+    tiled = sr_sample(model, lr_img(), n_steps=4, generator=g(), show_progress=False, texture=0.6, tile=16)
+    assert torch.equal(tiled, got)
+    with pytest.raises(ValueError, match='start'): model.sample(lr_img(), n_steps=2, t_start=model.config.T)
+
+def test_smooth_gate():
+    "No detail: exactly the bicubic enlargement; strong detail everywhere: exactly the input; bad sizes refused."
+    flat = torch.full((1, 3, 12, 16), 0.2)
+    assert lr_detail(flat).abs().max() < 1e-6
+    sr = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert torch.equal(smooth_gate(sr, flat, 4), bicubic_up(flat, 4))
+    checker = (torch.arange(16)[None, :] + torch.arange(12)[:, None]) % 2 * 1.6 - 0.8   # ±0.8: 102 levels
+    busy = checker.expand(1, 3, 12, 16).clone()
+    assert lr_detail(busy).min() > DETAIL_HI
+    assert torch.allclose(smooth_gate(sr, busy, 4), sr, atol=1e-6)
+    with pytest.raises(ValueError, match='expected'): smooth_gate(sr, busy, 2)
+    with pytest.raises(ValueError, match='below'): smooth_gate(sr, busy, 4, lo=5, hi=5)
+
+def test_keep_smooth_in_the_service(model):
+    "UpscaleOptions keeps smooth regions by default; a flat photo then comes back as its bicubic enlargement."
+    assert UpscaleOptions().keep_smooth and UpscaleOptions().texture == UPSCALE_TEXTURE
+    flat = np.full((16, 20, 3), 90, np.uint8)
+    for method in ('srddpm', 'regression'):
+        got = upscale_photo(flat, UpscaleOptions(method=method), model).image
+        assert np.array_equal(got, upscale_photo(flat, UpscaleOptions(method='bicubic'), model).image), method
+    with pytest.raises(UpscaleError, match='--texture'): check_options(UpscaleOptions(texture=-1))

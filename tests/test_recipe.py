@@ -156,3 +156,24 @@ def test_evaluate_methods_and_table():
     assert format_table(rows, images=False).count('\n') == 2
     with pytest.raises(ValueError, match='multiple'): evaluate_methods(ident, {'odd': np.zeros((30, 30, 3), np.uint8)}, 4)
     with pytest.raises(ValueError, match='returned'): evaluate_methods({'bad': lambda lr: lr}, imgs, 4, verbose=False)
+
+
+def test_standard_methods_with_the_texture_control():
+    """standard_methods adds a shallow start per texture and the command line's defaults (texture UPSCALE_TEXTURE
+    with the smooth gate); each is the service's upscale with those options."""
+    from srddpm.inference import UPSCALE_TEXTURE, upscale, UPSCALE_OVERLAP
+    torch.manual_seed(0)
+    m = SRDDPM(SRDDPMConfig.for_profile('ci', T=10)).eval()
+    with torch.no_grad():
+        for p in m.denoiser.parameters(): p.add_(0.05 * torch.randn_like(p))
+    methods = standard_methods(m, 4, steps=(5,), textures=(0.7, 0.2), defaults=True, tile=None)
+    names = list(methods)
+    assert 'SRDDPM texture 0.7+BP3' in names and 'SRDDPM texture 0.2+BP3' in names
+    default = f'SRDDPM texture {UPSCALE_TEXTURE:g}, smooth kept+BP3'
+    assert default in names
+    lr = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    want = upscale(lr, 'srddpm', m, 4, tile=None, overlap=UPSCALE_OVERLAP, project=3, n_steps=5,
+                   texture=UPSCALE_TEXTURE, keep_smooth=True, generator=torch.Generator().manual_seed(0),
+                   show_progress=False)
+    assert torch.equal(methods[default](lr), want)
+    assert not torch.equal(methods['SRDDPM texture 0.2+BP3'](lr), methods['SRDDPM DDIM-5+BP3'](lr))
