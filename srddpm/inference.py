@@ -202,8 +202,8 @@ def texture_start(T: int, n_steps: int | None, texture: float = 1.0,
     """(first step $t_0$, denoiser evaluations) of the shallow start with `texture` $\\tau$ in
     [0, 1] for a chain of `n_steps` (None: all T; DDPM always takes all) at $\\tau = 1$:
     $t_0 = \\mathrm{round}(\\tau (T-1))$ and $\\lceil \\tau n \\rceil$ evaluations (at least one,
-    at most $t_0 + 1$), so the steps keep their spacing. $\tau = 1$ gives (None, n): today's full
-    chain from $T-1$; $\tau = 0$ gives (None, 0): no chain, the reference alone.
+    at most $t_0 + 1$), evenly spaced from $t_0$ down to 0. $\\tau = 1$ gives (None, n): the full
+    chain from $T-1$; $\\tau = 0$ gives (None, 0): no chain, the reference alone.
     ValueError unless 0 <= texture <= 1."""
     if not 0 <= texture <= 1: raise ValueError(f'texture must lie in [0, 1], got {texture}')
     n = T if sampler == 'ddpm' or n_steps is None else min(int(n_steps), T)
