@@ -244,6 +244,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'srddpm.inference.check_options': ('inference.html#check_options', 'srddpm/inference.py'),
                                   'srddpm.inference.check_tile': ('inference.html#check_tile', 'srddpm/inference.py'),
                                   'srddpm.inference.estimate_seconds': ('inference.html#estimate_seconds', 'srddpm/inference.py'),
+                                  'srddpm.inference.fit_tile': ('inference.html#fit_tile', 'srddpm/inference.py'),
                                   'srddpm.inference.is_out_of_memory': ('inference.html#is_out_of_memory', 'srddpm/inference.py'),
                                   'srddpm.inference.lr_detail': ('inference.html#lr_detail', 'srddpm/inference.py'),
                                   'srddpm.inference.lr_project': ('inference.html#lr_project', 'srddpm/inference.py'),

@@ -13,11 +13,12 @@ from .data import make_lr, bicubic_up
 
 # %% auto #0
 __all__ = ['UPSCALE_STEPS', 'UPSCALE_TEXTURE', 'UPSCALE_TILE', 'UPSCALE_OVERLAP', 'NOISE_BLOCK', 'DETAIL_LO', 'DETAIL_HI',
-           'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'blend_window', 'tiled_upscale',
-           'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'texture_start', 'chain_steps',
-           'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project', 'lr_detail',
-           'smooth_gate', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels', 'machine_rate',
-           'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled', 'upscale_photo']
+           'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'fit_tile', 'blend_window',
+           'tiled_upscale', 'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'texture_start',
+           'chain_steps', 'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project',
+           'lr_detail', 'smooth_gate', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels',
+           'machine_rate', 'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled',
+           'upscale_photo']
 
 # %% ../nbs/24_inference.ipynb #c06da1eb
 def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
@@ -33,8 +34,19 @@ def tile_starts(length: int, tile: int, overlap: int, multiple: int = 1) -> list
     last = (length - tile) // multiple * multiple      # the last tile starts here, runs to the end
     return list(range(0, last, stride)) + [last]
 
+def fit_tile(length: int, tile: int, overlap: int, multiple: int = 1) -> int:
+    """The smallest tile, at most `tile` and at least twice the overlap (`min_tile`), that
+    covers `length` pixels with as few tiles as `tile` does: a length just over one tile is then
+    cut in two halves, not into a tile and a second one that repeats most of it."""
+    if tile >= length: return tile
+    n = len(tile_starts(length, tile, overlap, multiple))
+    t = max(-(-(length + (n - 1) * overlap) // n), max(2 * overlap, overlap + multiple))
+    while t < tile and len(tile_starts(length, t, overlap, multiple)) > n: t += 1
+    return min(t, tile)
+
 def _tile_spans(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:
-    "(start, stop) of every tile of `tile_starts`."
+    "(start, stop) of every tile of `tile_starts` with the tile of `fit_tile`."
+    tile = fit_tile(length, tile, overlap, multiple)
     starts = tile_starts(length, tile, overlap, multiple)
     return [(a, length if k == len(starts) - 1 else a + tile) for k, a in enumerate(starts)]
 

@@ -184,7 +184,8 @@ def test_upscale_photo_is_upscale_with_a_fresh_seed(model):
     photo = np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)
     opts = UpscaleOptions(steps=2, tile=None, project=1, seed=5)
     ref = upscale(photo, 'srddpm', model, 4, n_steps=2, project=1, overlap=UPSCALE_OVERLAP,
-                  generator=torch.Generator().manual_seed(5), show_progress=False)
+                  generator=torch.Generator().manual_seed(5), show_progress=False,
+                  texture=UPSCALE_TEXTURE, keep_smooth=True)
     assert np.array_equal(upscale_photo(photo, opts, model).image, ref)
     assert np.array_equal(upscale_photo(photo, opts, model).image, ref)          # again: the same
     grey = np.repeat(photo[..., :1], 3, -1)
@@ -253,3 +254,19 @@ def test_keep_smooth_in_the_service(model):
         got = upscale_photo(flat, UpscaleOptions(method=method), model).image
         assert np.array_equal(got, upscale_photo(flat, UpscaleOptions(method='bicubic'), model).image), method
     with pytest.raises(UpscaleError, match='--texture'): check_options(UpscaleOptions(texture=-1))
+
+def test_fit_tile_cuts_evenly():
+    """A length just over one tile is cut in two near-halves sharing about the overlap, with as many tiles as the
+    full tile needs; the tile never grows past its ceiling nor falls below twice the overlap."""
+    from srddpm.inference import fit_tile, _tile_spans
+    assert fit_tile(250, 192, 16) == 133 and _tile_spans(250, 192, 16, 1) == [(0, 133), (117, 250)]
+    assert fit_tile(100, 192, 16) == 192 and fit_tile(33, 32, 16) == 32
+    for length in range(40, 700, 7):
+        for tile, overlap, mult in ((192, 16, 1), (64, 8, 4), (48, 16, 2)):
+            t = fit_tile(length, tile, overlap, mult)
+            assert max(2 * overlap, overlap + mult) <= t <= tile
+            assert len(tile_starts(length, t, overlap, mult)) == len(tile_starts(length, tile, overlap, mult))
+            spans = _tile_spans(length, tile, overlap, mult)
+            assert spans[0][0] == 0 and spans[-1][1] == length
+            assert all(b0 <= a1 - overlap for (a0, a1), (b0, b1) in zip(spans, spans[1:]))
+    assert tiled_pixels(250, 250, 192) < 1.2 * 250 * 250
