@@ -246,6 +246,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'srddpm.inference.estimate_seconds': ('inference.html#estimate_seconds', 'srddpm/inference.py'),
                                   'srddpm.inference.fit_tile': ('inference.html#fit_tile', 'srddpm/inference.py'),
                                   'srddpm.inference.is_out_of_memory': ('inference.html#is_out_of_memory', 'srddpm/inference.py'),
+                                  'srddpm.inference.is_smooth': ('inference.html#is_smooth', 'srddpm/inference.py'),
                                   'srddpm.inference.lr_detail': ('inference.html#lr_detail', 'srddpm/inference.py'),
                                   'srddpm.inference.lr_project': ('inference.html#lr_project', 'srddpm/inference.py'),
                                   'srddpm.inference.machine_rate': ('inference.html#machine_rate', 'srddpm/inference.py'),

@@ -16,7 +16,7 @@ __all__ = ['UPSCALE_STEPS', 'UPSCALE_TEXTURE', 'UPSCALE_TILE', 'UPSCALE_OVERLAP'
            'UPSCALE_PROJECT', 'UPSCALE_METHODS', 'PROBE_SIDE', 'tile_starts', 'fit_tile', 'blend_window',
            'tiled_upscale', 'PeakMemory', 'block_noise', 'tile_multiple', 'min_tile', 'check_tile', 'texture_start',
            'chain_steps', 'sr_sample', 'upscale', 'radial_power_spectrum', 'texture_distance', 'lr_project',
-           'lr_detail', 'smooth_gate', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels',
+           'lr_detail', 'is_smooth', 'smooth_gate', 'UpscaleError', 'UpscaleOptions', 'check_options', 'tiled_pixels',
            'machine_rate', 'worth_estimating', 'estimate_seconds', 'about', 'is_out_of_memory', 'Upscaled',
            'upscale_photo']
 
@@ -270,6 +270,9 @@ def sr_sample(model, lr, n_steps: int | None = None, sampler: str = 'ddim', eta:
 
     def one_tile(lr_t, window):
         lr_t = lr_t.to(dev)
+        if keep_smooth and is_smooth(lr_t):           # the gate would keep bicubic everywhere:
+            for _ in range(n_eval * len(seeds)): tick()           # no chain to run
+            return bicubic_up(lr_t, s)
         if n_eval == 0:                               # texture 0: the reference image alone
             acc = model.reference(lr_t).clamp(-1, 1)
             acc = lr_project(acc, lr_t, s, n_iter=project) if project else acc
@@ -330,6 +333,7 @@ def upscale(lr, method: str = 'srddpm', model=None, scale: int = 4, tile: int | 
         enc.eval()
         def fn(t):
             t = t.to(dev)
+            if keep_smooth and is_smooth(t): return bicubic_up(t, scale)   # as the gate would
             sr = enc(t).clamp(-1, 1)
             sr = lr_project(sr, t, scale, n_iter=project) if project else sr
             return smooth_gate(sr, t, scale) if keep_smooth else sr
@@ -417,6 +421,11 @@ def lr_detail(lr: torch.Tensor) -> torch.Tensor:
     band = y - gaussian_filter(y, (0, 0.7, 0.7), mode='reflect')
     d = np.sqrt(gaussian_filter(band ** 2, (0, 2.0, 2.0), mode='reflect'))
     return torch.from_numpy(d).float()[:, None].to(lr.device)
+
+def is_smooth(lr: torch.Tensor, lo: float = DETAIL_LO) -> bool:
+    """Whether `smooth_gate` keeps the bicubic enlargement on every pixel of `lr` (its detail is
+    at most `lo` everywhere): the model need not run on such a tile."""
+    return bool((lr_detail(lr) <= lo).all())
 
 def smooth_gate(sr: torch.Tensor, lr: torch.Tensor, scale: int, lo: float = DETAIL_LO,
                 hi: float = DETAIL_HI) -> torch.Tensor:
@@ -524,7 +533,7 @@ def machine_rate(opts: UpscaleOptions, model=None) -> tuple[float, float]:
                         project=opts.project, keep_smooth=opts.keep_smooth,
                         **_sampling(_run_method(opts), steps, show_progress=False))
             return t.seconds
-        seconds(1)                                      # warm-up: first calls are slower
+        seconds(1), seconds(3)                          # warm-up: first calls are slower
         t1, t3 = seconds(1), seconds(3)
         per_step = max(t3 - t1, 0) / 2
         _rates[key] = (per_step / side ** 2, max(t1 - per_step, 0) / side ** 2)

@@ -270,3 +270,23 @@ def test_fit_tile_cuts_evenly():
             assert spans[0][0] == 0 and spans[-1][1] == length
             assert all(b0 <= a1 - overlap for (a0, a1), (b0, b1) in zip(spans, spans[1:]))
     assert tiled_pixels(250, 250, 192) < 1.2 * 250 * 250
+
+def test_smooth_tiles_skip_the_network(model):
+    """A tile with no detail anywhere is the bicubic enlargement without running the denoiser (the gate would keep
+    bicubic on every pixel); the progress still reaches its total; a detailed tile runs as before."""
+    from srddpm.inference import is_smooth
+    flat = torch.full((1, 3, 10, 14), -0.2)
+    calls = []
+    h = model.denoiser.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        seen = []
+        out = sr_sample(model, flat, n_steps=4, generator=torch.Generator().manual_seed(0), show_progress=False,
+                        keep_smooth=True, texture=1.0, on_progress=lambda d, n: seen.append((d, n)))
+        assert not calls and torch.equal(out, bicubic_up(flat, 4)) and seen[-1] == (4, 4)
+        busy = lr_img(10, 14)
+        assert not is_smooth(busy) and is_smooth(flat)
+        g = lambda: torch.Generator().manual_seed(0)
+        gated = sr_sample(model, busy, n_steps=4, generator=g(), show_progress=False, keep_smooth=True)
+        plain = sr_sample(model, busy, n_steps=4, generator=g(), show_progress=False)
+        assert calls and torch.equal(gated, smooth_gate(plain, busy, 4))
+    finally: h.remove()
