@@ -380,7 +380,8 @@ def _srddpm_sample(self: SRDDPM, lr, n_steps: int | None = None, sampler: str = 
     (`eta`) or DDPM and `n_steps` (None = all). `t_start` (0..T-1) starts the chain at that step
     instead of T-1, from $r_{t_0} = \\sqrt{1-\\bar\\alpha_{t_0}}\\,$`x_T`: the shallow start of the
     inference chapter (`texture_start`). Returns HR images in [-1, 1]. `callback()` is called
-    after every denoising step. ValueError for an unknown `sampler` or a `t_start` outside 0..T-1."""
+    after every denoising step. ValueError for an unknown `sampler` or a `t_start` outside
+    0..T-1."""
     self._check_lr(lr)
     ref, cond = self.prepare(lr)
     clip = 2 * self.config.residual_scale              # |x_HR - ref| <= 2 in [-1, 1]
