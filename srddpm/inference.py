@@ -416,8 +416,7 @@ def lr_detail(lr: torch.Tensor) -> torch.Tensor:
     over a Gaussian window of 2 LR pixels, of the luma (BT.601) minus its Gaussian blur of 0.7 LR
     pixels (reflected at the border). Returns N×1×h×w float32 on `lr`'s device."""
     from scipy.ndimage import gaussian_filter
-    wts = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)
-    y = torch.einsum('nchw,c->nhw', lr.detach().cpu().double(), wts).numpy() * 127.5
+    y = np.stack([_luma((x.detach().cpu() + 1) / 2) for x in lr]) * 255   # `_luma` of each image
     band = y - gaussian_filter(y, (0, 0.7, 0.7), mode='reflect')
     d = np.sqrt(gaussian_filter(band ** 2, (0, 2.0, 2.0), mode='reflect'))
     return torch.from_numpy(d).float()[:, None].to(lr.device)
